@@ -1,0 +1,66 @@
+"""`python -m container <command>`: the image's one entry point.
+
+SageMaker runs `docker run IMAGE train` / `docker run IMAGE serve`; SDK v3 local containers pass no
+argument at all, so with no command we train when a training configuration exists and serve otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from container import __version__
+from container.paths import Paths
+from container.settings import SETTINGS
+
+USAGE = f"""kindling {__version__}: train and serve fastText models with the SageMaker container contract.
+
+usage: python -m container [COMMAND] [OPTIONS]
+
+commands:
+  train            train from the SageMaker tree under $SAGEMAKER_BASE_DIR (default /opt/ml):
+                   input/config/hyperparameters.json + input/data/<channel>/ -> model/ (bundle)
+  train --sample   the same, reading config and channels from the sample baked into the image
+  serve            serve the bundle in model/ on port $SAGEMAKER_BIND_TO_PORT (default 8080):
+                   GET /ping, POST /invocations, GET /execution-parameters
+  help             this text
+  (none)           train if input/config/hyperparameters.json exists, otherwise serve
+"""
+
+
+def help_text() -> str:
+    width = max(len(s.name) for s in SETTINGS)
+    lines = [USAGE, "environment settings:"]
+    lines += [f"  {s.name:<{width}}  {s.help} (default: {s.default})" for s in SETTINGS]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args.pop(0) if args else None
+    if command is None:
+        command = "train" if Paths.from_env().hyperparameters.is_file() else "serve"
+    if command in {"help", "--help", "-h"}:
+        sys.stdout.write(help_text())
+        return 0
+    if command == "train":
+        if args not in ([], ["--sample"]):
+            return _usage_error(f"train takes no arguments other than --sample (got {' '.join(args)})")
+        from train.job import main as train_main
+
+        return train_main(sample=bool(args))
+    if command == "serve":
+        if args:
+            return _usage_error(f"serve takes no arguments (got {' '.join(args)}); configure it with environment settings")
+        from serve.server import main as serve_main
+
+        return serve_main()
+    return _usage_error(f"unknown command {command!r}")
+
+
+def _usage_error(message: str) -> int:
+    sys.stderr.write(f"error: {message}\n\n{help_text()}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

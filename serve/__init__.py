@@ -1,0 +1,1 @@
+"""Turns a model bundle into HTTP (Flask app + gunicorn). Never imports train/."""

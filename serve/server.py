@@ -1,0 +1,81 @@
+"""`serve`: load the bundle once, then hand the app to gunicorn, which forks the workers.
+
+The bundle is loaded here, in the master, before any worker exists (gunicorn's preload), so N workers
+share one copy of the model pages instead of loading N copies. If loading fails the server still
+starts and /ping answers 503 with the reason, so the orchestrator's health check and the log say why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from container import logs
+from container.errors import KindlingError
+from container.paths import Paths
+from container.settings import ServeSettings
+
+log = logging.getLogger("kindling.serve")
+
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(B)s bytes %(M)sms'
+
+
+def gunicorn_options(settings: ServeSettings) -> dict:
+    return {
+        "bind": f"0.0.0.0:{settings.port}",
+        "workers": settings.workers,
+        "worker_class": "sync",
+        "timeout": settings.timeout,
+        "graceful_timeout": 20,  # ECS and SageMaker send SIGKILL 30 s after SIGTERM
+        "preload_app": True,
+        "accesslog": "-",
+        "errorlog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "loglevel": settings.log_level.lower(),
+        # heartbeat files off the (possibly read-only) root filesystem, where there is a /dev/shm
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "limit_request_field_size": 16384,
+        "proc_name": "kindling",
+        "control_socket_disable": True,  # gunicorn >= 25 would create $HOME/.gunicorn: not on a read-only root
+    }
+
+
+def build_app(paths: Paths, settings: ServeSettings):
+    from serve.app import create_app
+    from serve.predictors import load_predictors
+
+    started = time.monotonic()
+    try:
+        predictors = load_predictors(paths.model)
+    except KindlingError as exc:
+        log.error("cannot serve the bundle in %s: %s", paths.model, exc)
+        return create_app(None, settings, load_error=exc)
+    log.info("loaded bundle from %s in %.2f s: tasks %s; %d workers, timeout %d s, max payload %d bytes",
+             paths.model, time.monotonic() - started, ", ".join(predictors), settings.workers, settings.timeout,
+             settings.max_payload_bytes)
+    return create_app(predictors, settings)
+
+
+def main() -> int:
+    logs.setup()
+    try:
+        settings = ServeSettings.from_env()
+    except KindlingError as exc:
+        log.error("%s", exc)
+        return 1
+    logs.setup(settings.log_level)
+    app = build_app(Paths.from_env(), settings)
+
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in gunicorn_options(settings).items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    Server().run()
+    return 0

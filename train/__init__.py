@@ -1,0 +1,1 @@
+"""Turns SageMaker channels + hyperparameters into a kindling model bundle. Never imports serve/."""

@@ -1,0 +1,136 @@
+"""mode=supervised: a fastText text classifier, BlazingText-compatible.
+
+Hyperparameter names and defaults are BlazingText's (SageMaker developer guide,
+blazingtext_hyperparameters), with fastText's own names accepted as aliases.
+"""
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from container import hyperparameters as hp
+from container.bundle import describe_files, write_manifest
+from container.errors import KindlingError
+from container.logs import metric
+from container.tokenizer import SCHEMES, Tokenizer
+from train.channels import prepare_labelled
+from train.environment import TrainingEnvironment
+from train.progress import line_progress
+
+log = logging.getLogger(__name__)
+TASK = "classification"
+MODEL_FILE = "model.bin"
+
+
+@dataclass(frozen=True)
+class SupervisedParams:
+    epochs: int = hp.param(5, "passes over the training data", aliases=("epoch",), minimum=1)
+    learning_rate: float = hp.param(0.05, "step size", aliases=("lr",), minimum=0, exclusive_minimum=True)
+    min_count: int = hp.param(5, "words seen fewer times are dropped", aliases=("minCount",), minimum=1)
+    min_count_label: int = hp.param(1, "labels seen fewer times are dropped", aliases=("minCountLabel",), minimum=1)
+    vector_dim: int = hp.param(100, "size of word vectors", aliases=("dim",), minimum=1, maximum=10000)
+    word_ngrams: int = hp.param(2, "length of word n-grams used as features", aliases=("wordNgrams",),
+                                minimum=1, maximum=10)
+    buckets: int = hp.param(2000000, "hash buckets for n-grams", aliases=("bucket",), minimum=1)
+    min_char: int = hp.param(0, "shortest character n-gram (0 = off)", aliases=("minn",), minimum=0)
+    max_char: int = hp.param(0, "longest character n-gram (0 = off)", aliases=("maxn",), minimum=0)
+    window_size: int = hp.param(5, "context window (fastText ws)", aliases=("ws",), minimum=1)
+    negative_samples: int = hp.param(5, "negatives sampled (loss=ns)", aliases=("neg",), minimum=1)
+    loss: str = hp.param("softmax", "loss function", choices=("softmax", "ns", "hs", "ova"))
+    lr_update_rate: int = hp.param(100, "tokens between learning-rate updates", aliases=("lrUpdateRate",),
+                                   minimum=1)
+    sampling_threshold: float = hp.param(0.0001, "sub-sampling threshold", aliases=("t",), minimum=0)
+    label_prefix: str = hp.param("__label__", "prefix that marks labels", aliases=("label",))
+    threads: int = hp.param(0, "training threads (0 = one per CPU)", aliases=("thread",), minimum=0)
+    seed: int = hp.param(0, "random seed (fastText's; results vary across thread counts)", minimum=0)
+    tokenizer: str = hp.param("regex", "text normalization shared with serving", choices=SCHEMES)
+    lowercase: bool = hp.param(True, "lower-case text before training and serving")
+
+    def validate(self) -> None:
+        if self.max_char and self.min_char > self.max_char:
+            raise KindlingError(
+                f"min_char={self.min_char} is larger than max_char={self.max_char}.", code="bad_hyperparameters",
+                hint="Set min_char <= max_char, or max_char=0 to turn character n-grams off.")
+
+    def fasttext_args(self, threads: int) -> dict:
+        return {
+            "epoch": self.epochs, "lr": self.learning_rate, "minCount": self.min_count,
+            "minCountLabel": self.min_count_label, "dim": self.vector_dim, "wordNgrams": self.word_ngrams,
+            "bucket": self.buckets, "minn": self.min_char, "maxn": self.max_char, "ws": self.window_size,
+            "neg": self.negative_samples, "loss": self.loss, "lrUpdateRate": self.lr_update_rate,
+            "t": self.sampling_threshold, "label": self.label_prefix, "thread": self.threads or threads,
+            "seed": self.seed,
+        }
+
+
+def train(env: TrainingEnvironment, stage: Path) -> dict:
+    """Train on the `train` channel, score on `validation` if given, write model.bin + manifest into stage."""
+    import fasttext  # heavy import: only when training a classifier
+
+    params = hp.parse(SupervisedParams, env.hyperparameters, mode="supervised")
+    params.validate()
+    tokenizer = Tokenizer(scheme=params.tokenizer, lowercase=params.lowercase)
+    extra = sorted(set(env.channels) - {"train", "validation"})
+    if extra:
+        log.warning("ignoring channel(s) %s: mode=supervised reads only 'train' and 'validation'", ", ".join(extra))
+
+    with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
+        train_data = prepare_labelled("train", env.paths.channel("train"), Path(scratch) / "train.txt",
+                                      tokenizer, params.label_prefix)
+        validation = None
+        if "validation" in env.channels or env.paths.channel("validation").is_dir():
+            validation = prepare_labelled("validation", env.paths.channel("validation"),
+                                          Path(scratch) / "validation.txt", tokenizer, params.label_prefix)
+        print(f"Number of train examples: {train_data.examples}", flush=True)
+        args = params.fasttext_args(env.num_cpus)
+        log.info("fastText train_supervised %s", " ".join(f"{k}={v}" for k, v in sorted(args.items())))
+        started = time.monotonic()
+        with line_progress():
+            try:
+                model = fasttext.train_supervised(input=str(train_data.path), verbose=2, **args)
+            except RuntimeError as exc:
+                raise _explain_fasttext_failure(exc, params) from exc
+        seconds = time.monotonic() - started
+        labels = list(model.get_labels())
+        if not labels:
+            raise KindlingError(
+                f"No label was seen at least min_count_label={params.min_count_label} times.",
+                code="no_labels", hint="Lower min_count_label or add more labelled lines.")
+        metrics = {"train_accuracy": _accuracy(model, train_data.path), "train_examples": train_data.examples,
+                   "training_seconds": round(seconds, 3), "labels": len(labels)}
+        metric("train_accuracy", metrics["train_accuracy"])
+        if validation is not None:
+            unseen = sorted(set(validation.labels) - set(labels))
+            if unseen:
+                log.warning("validation labels never seen in training: %s", ", ".join(unseen[:10]))
+            metrics["validation_accuracy"] = _accuracy(model, validation.path)
+            metrics["validation_examples"] = validation.examples
+            metric("validation_accuracy", metrics["validation_accuracy"])
+        model.save_model(str(stage / MODEL_FILE))
+
+    write_manifest(stage, {
+        "tasks": {TASK: {
+            "kind": TASK, "files": {"model": MODEL_FILE}, "tokenizer": tokenizer.to_manifest(),
+            "labels": labels, "label_prefix": params.label_prefix, "hyperparameters": hp.as_dict(params),
+            "metrics": metrics,
+        }},
+        "files": describe_files(stage, [MODEL_FILE]),
+    })
+    return metrics
+
+
+def _explain_fasttext_failure(exc: RuntimeError, params: SupervisedParams) -> KindlingError:
+    if "NaN" in str(exc):
+        return KindlingError(
+            f"Training diverged (fastText: {exc}) with learning_rate={params.learning_rate}.", code="diverged",
+            hint="Lower learning_rate (e.g. by a factor of 10) or epochs and train again.")
+    return KindlingError(f"fastText could not train: {exc}.", code="fasttext_failed",
+                         hint="Check the hyperparameters against the fastText documentation.")
+
+
+def _accuracy(model, path: Path) -> float:
+    """fastText's precision@1: the share of examples whose top label is one of their labels."""
+    examples, precision, _ = model.test(str(path), k=1)
+    return float(precision) if examples else 0.0

@@ -1,0 +1,129 @@
+"""What a training job is given: hyperparameters, channels and resources, read once.
+
+The sagemaker-training toolkit supplies the platform view (hosts, current host, job name, the split
+of `sagemaker_*` hyperparameters). It is imported here and only here, lazily, because importing it has
+side effects (it creates <base>/code and reads SAGEMAKER_BASE_DIR once). The raw config files are read
+through kindling's own path table first, so a missing or malformed file gets a sentence a person can
+act on instead of a toolkit traceback, and so `train --sample` can read its config from elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from container.errors import KindlingError
+from container.paths import BASE_DIR_ENV, Paths
+from container.settings import cpu_count
+
+log = logging.getLogger(__name__)
+SUPPORTED_INPUT_MODES = {"File", "FastFile"}
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    path: Path
+    input_mode: str
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class TrainingEnvironment:
+    paths: Paths
+    hyperparameters: dict
+    channels: dict[str, Channel]
+    current_host: str
+    hosts: list[str]
+    num_cpus: int
+    job_name: str | None
+
+    @property
+    def mode(self) -> str:
+        return str(self.hyperparameters["mode"])
+
+
+def _read_json_file(path: Path, what: str, *, required: bool) -> dict | None:
+    if not path.is_file():
+        if required:
+            raise KindlingError(
+                f"The training configuration {path} does not exist.", code="no_training_config",
+                hint="Mount a SageMaker-shaped tree at /opt/ml with input/config/hyperparameters.json "
+                     "(e.g. {\"mode\": \"supervised\"}) and input/data/train/, or run `train --sample`.",
+            )
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise KindlingError(f"{path} ({what}) is not UTF-8 text.", code="bad_training_config",
+                            hint="Save it as UTF-8 JSON.") from exc
+    except json.JSONDecodeError as exc:
+        raise KindlingError(
+            f"{path} ({what}) is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            code="bad_training_config", hint='Write a JSON object of strings, e.g. {"mode": "supervised", "epochs": "10"}.',
+        ) from exc
+    if not isinstance(data, dict):
+        raise KindlingError(f"{path} ({what}) holds a JSON {type(data).__name__}, not an object.",
+                            code="bad_training_config", hint='Write a JSON object, e.g. {"mode": "supervised"}.')
+    return data
+
+
+def _default_input_data_config(paths: Paths) -> dict:
+    """Without inputdataconfig.json (plain `docker run`), every directory under input/data is a File channel."""
+    if not paths.data_dir.is_dir():
+        return {}
+    return {p.name: {"TrainingInputMode": "File"} for p in sorted(paths.data_dir.iterdir()) if p.is_dir()}
+
+
+def _toolkit_environment(paths: Paths, resource_config: dict, input_data_config: dict, hyperparameters: dict):
+    os.environ.setdefault(BASE_DIR_ENV, str(paths.base))
+    try:
+        from sagemaker_training import environment as toolkit
+    except OSError as exc:  # it creates <base>/code on import
+        raise KindlingError(
+            f"The sagemaker-training toolkit could not prepare {paths.base}: {exc}.", code="base_dir_not_writable",
+            status=500, hint="Mount the SageMaker tree writable, or set SAGEMAKER_BASE_DIR to a writable directory.",
+        ) from exc
+    return toolkit.Environment(resource_config=resource_config, input_data_config=input_data_config,
+                               hyperparameters=hyperparameters)
+
+
+def load(paths: Paths) -> TrainingEnvironment:
+    hyperparameters = _read_json_file(paths.hyperparameters, "hyperparameters", required=True)
+    if "mode" not in hyperparameters:
+        raise KindlingError(f"{paths.hyperparameters} has no 'mode'.", code="bad_hyperparameters",
+                            hint='Add "mode": "supervised" (the only mode this image trains so far).')
+    input_data_config = _read_json_file(paths.input_data_config, "input data config", required=False)
+    if input_data_config is None:
+        input_data_config = _default_input_data_config(paths)
+    resource_config = _read_json_file(paths.resource_config, "resource config", required=False) or {
+        "current_host": socket.gethostname(), "hosts": [socket.gethostname()]}
+
+    channels: dict[str, Channel] = {}
+    for name, config in sorted(input_data_config.items()):
+        config = config if isinstance(config, dict) else {}
+        mode = str(config.get("TrainingInputMode", "File"))
+        if mode not in SUPPORTED_INPUT_MODES:
+            raise KindlingError(
+                f"Channel {name!r} uses TrainingInputMode={mode}, which kindling does not read.",
+                code="unsupported_input_mode", hint="Use File or FastFile input mode for this channel.",
+            )
+        channels[name] = Channel(name, paths.channel(name), mode, config.get("ContentType"))
+
+    toolkit_env = _toolkit_environment(paths, resource_config, input_data_config, hyperparameters)
+    env = TrainingEnvironment(
+        paths=paths,
+        hyperparameters=dict(hyperparameters),
+        channels=channels,
+        current_host=toolkit_env.current_host,
+        hosts=list(toolkit_env.hosts),
+        num_cpus=cpu_count(),
+        job_name=toolkit_env.job_name,
+    )
+    log.info("training environment: host %s of %s, %d CPUs, channels %s, job %s", env.current_host,
+             ",".join(env.hosts), env.num_cpus, ",".join(channels) or "(none)", env.job_name or "(local)")
+    return env

@@ -1,0 +1,71 @@
+"""A training job from start to exit code: environment -> task -> bundle, or a failure file.
+
+SageMaker marks the job Failed on a non-zero exit and shows the first 1024 characters of
+/opt/ml/output/failure as FailureReason, so that file starts with the human sentence; the traceback
+(for unexpected errors only) goes to the log, never to the user-facing reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Callable
+
+from container import logs
+from container.bundle import staged_bundle
+from container.errors import KindlingError
+from container.paths import Paths, sample_input_dir
+from train import classifier
+from train import environment as environment_module
+
+log = logging.getLogger("kindling.train")
+
+# mode -> function(env, stage_dir) -> metrics. One entry per task the image can train.
+TASKS: dict[str, Callable] = {"supervised": classifier.train}
+
+
+def _write_failure(paths: Paths, message: str) -> None:
+    try:
+        paths.output.mkdir(parents=True, exist_ok=True)
+        paths.failure.write_text(message + "\n", encoding="utf-8")
+    except OSError as exc:
+        log.error("could not write %s: %s", paths.failure, exc)
+
+
+def run(paths: Paths) -> int:
+    started = time.monotonic()
+    try:
+        paths.failure.unlink(missing_ok=True)  # a retried job must not keep the last run's reason
+    except OSError:
+        pass
+    try:
+        env = environment_module.load(paths)
+        task = TASKS.get(env.mode)
+        if task is None:
+            raise KindlingError(
+                f"mode={env.mode!r} is not a mode this image trains.", code="bad_hyperparameters",
+                hint=f"Use one of: {', '.join(sorted(TASKS))}.")
+        log.info("mode=%s: training into %s", env.mode, paths.model)
+        with staged_bundle(paths.model) as stage:
+            task(env, stage)
+    except KindlingError as exc:
+        log.error("training failed: %s", exc)
+        _write_failure(paths, str(exc))
+        return 1
+    except Exception as exc:  # an unexpected failure still gets a sentence and leaves no partial model
+        log.error("training failed unexpectedly:\n%s", traceback.format_exc())
+        _write_failure(paths, f"Internal error during training: {type(exc).__name__}: {exc}. "
+                              "This is a kindling bug; the job log has the traceback.")
+        return 1
+    log.info("training finished in %.1f s; bundle written to %s", time.monotonic() - started, paths.model)
+    return 0
+
+
+def main(sample: bool = False) -> int:
+    logs.setup()
+    paths = Paths.from_env()
+    if sample:
+        paths = paths.with_input(sample_input_dir())
+        log.info("using the sample baked into the image: %s", paths.input)
+    return run(paths)

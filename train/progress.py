@@ -1,0 +1,77 @@
+"""fastText's progress output, made CloudWatch-friendly.
+
+fastText's C++ core writes its progress to file descriptor 2 with carriage returns, which logs
+systems show as one endless line (or not at all until the end). While fastText trains, fd 2 is
+pointed at a pipe; a thread splits what arrives on CR/LF and logs it as ordinary lines, at most one
+progress line per `interval` seconds (plus the last one), and every other line (vocabulary counts,
+warnings) as it comes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from typing import Iterator
+
+log = logging.getLogger("fasttext")
+_PROGRESS = re.compile(r"^Progress:")
+_SPACES = re.compile(r"\s+")
+
+
+class _Forwarder(threading.Thread):
+    def __init__(self, read_fd: int, interval: float):
+        super().__init__(name="fasttext-progress", daemon=True)
+        self.read_fd = read_fd
+        self.interval = interval
+        self.last_progress = ""
+        self.last_emit = 0.0
+
+    def run(self) -> None:
+        buffer = b""
+        with os.fdopen(self.read_fd, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                buffer += chunk
+                *pieces, buffer = re.split(rb"[\r\n]", buffer)
+                for piece in pieces:
+                    self._line(piece.decode("utf-8", "replace"))
+        self._line(buffer.decode("utf-8", "replace"))
+        if self.last_progress:
+            log.info("%s", self.last_progress)
+
+    def _line(self, text: str) -> None:
+        text = _SPACES.sub(" ", text).strip()
+        if not text:
+            return
+        if _PROGRESS.match(text):
+            self.last_progress = text
+            now = time.monotonic()
+            if now - self.last_emit >= self.interval:
+                self.last_emit = now
+                log.info("%s", text)
+                self.last_progress = ""
+            return
+        log.info("%s", text)
+
+
+@contextlib.contextmanager
+def line_progress(interval: float = 10.0) -> Iterator[None]:
+    """Route fd 2 through a line splitter for the duration of the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_fd, write_fd = os.pipe()
+    forwarder = _Forwarder(read_fd, interval)
+    forwarder.start()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end: the forwarder sees EOF
+        os.close(saved)
+        forwarder.join(timeout=10)
