@@ -4,6 +4,8 @@ Hyperparameter names and defaults are BlazingText's (SageMaker developer guide,
 blazingtext_hyperparameters), with fastText's own names accepted as aliases.
 """
 
+from __future__ import annotations
+
 import logging
 import tempfile
 import time
@@ -17,6 +19,7 @@ from container.logs import metric
 from container.tokenizer import SCHEMES, Tokenizer
 from train.channels import prepare_labelled
 from train.environment import TrainingEnvironment
+from train.isolated import run_isolated
 from train.progress import line_progress
 
 log = logging.getLogger(__name__)
@@ -67,8 +70,6 @@ class SupervisedParams:
 
 def train(env: TrainingEnvironment, stage: Path) -> dict:
     """Train on the `train` channel, score on `validation` if given, write model.bin + manifest into stage."""
-    import fasttext  # heavy import: only when training a classifier
-
     params = hp.parse(SupervisedParams, env.hyperparameters, mode="supervised")
     params.validate()
     tokenizer = Tokenizer(scheme=params.tokenizer, lowercase=params.lowercase)
@@ -86,29 +87,27 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
         print(f"Number of train examples: {train_data.examples}", flush=True)
         args = params.fasttext_args(env.num_cpus)
         log.info("fastText train_supervised %s", " ".join(f"{k}={v}" for k, v in sorted(args.items())))
-        started = time.monotonic()
         with line_progress():
             try:
-                model = fasttext.train_supervised(input=str(train_data.path), verbose=2, **args)
+                fitted = run_isolated(fit_and_score, str(train_data.path),
+                                      str(validation.path) if validation else None, args, str(stage / MODEL_FILE))
             except RuntimeError as exc:
                 raise _explain_fasttext_failure(exc, params) from exc
-        seconds = time.monotonic() - started
-        labels = list(model.get_labels())
+        labels = fitted["labels"]
         if not labels:
             raise KindlingError(
                 f"No label was seen at least min_count_label={params.min_count_label} times.",
                 code="no_labels", hint="Lower min_count_label or add more labelled lines.")
-        metrics = {"train_accuracy": _accuracy(model, train_data.path), "train_examples": train_data.examples,
-                   "training_seconds": round(seconds, 3), "labels": len(labels)}
+        metrics = {"train_accuracy": fitted["train_accuracy"], "train_examples": train_data.examples,
+                   "training_seconds": fitted["seconds"], "labels": len(labels)}
         metric("train_accuracy", metrics["train_accuracy"])
         if validation is not None:
             unseen = sorted(set(validation.labels) - set(labels))
             if unseen:
                 log.warning("validation labels never seen in training: %s", ", ".join(unseen[:10]))
-            metrics["validation_accuracy"] = _accuracy(model, validation.path)
+            metrics["validation_accuracy"] = fitted["validation_accuracy"]
             metrics["validation_examples"] = validation.examples
             metric("validation_accuracy", metrics["validation_accuracy"])
-        model.save_model(str(stage / MODEL_FILE))
 
     write_manifest(stage, {
         "tasks": {TASK: {
@@ -125,12 +124,28 @@ def _explain_fasttext_failure(exc: RuntimeError, params: SupervisedParams) -> Ki
     if "NaN" in str(exc):
         return KindlingError(
             f"Training diverged (fastText: {exc}) with learning_rate={params.learning_rate}.", code="diverged",
-            hint="Lower learning_rate (e.g. by a factor of 10) or epochs and train again.")
+            hint="Lower learning_rate (e.g. by a factor of 10) and train again.")
     return KindlingError(f"fastText could not train: {exc}.", code="fasttext_failed",
                          hint="Check the hyperparameters against the fastText documentation.")
 
 
-def _accuracy(model, path: Path) -> float:
+def fit_and_score(train_path: str, validation_path: str | None, args: dict, model_path: str) -> dict:
+    """Runs in the child process: train, score, save. Returns plain data only."""
+    import fasttext
+
+    started = time.monotonic()
+    model = fasttext.train_supervised(input=train_path, verbose=2, **args)
+    seconds = round(time.monotonic() - started, 3)
+    labels = list(model.get_labels())
+    result = {"labels": labels, "seconds": seconds, "train_accuracy": _accuracy(model, train_path)}
+    if validation_path:
+        result["validation_accuracy"] = _accuracy(model, validation_path)
+    if labels:
+        model.save_model(model_path)
+    return result
+
+
+def _accuracy(model, path: str) -> float:
     """fastText's precision@1: the share of examples whose top label is one of their labels."""
-    examples, precision, _ = model.test(str(path), k=1)
+    examples, precision, _ = model.test(path, k=1)
     return float(precision) if examples else 0.0

@@ -80,7 +80,10 @@ def _default_input_data_config(paths: Paths) -> dict:
 
 
 def _toolkit_environment(paths: Paths, resource_config: dict, input_data_config: dict, hyperparameters: dict):
-    os.environ.setdefault(BASE_DIR_ENV, str(paths.base))
+    # The toolkit reads SAGEMAKER_BASE_DIR once, at import; without it and without /opt/ml it would
+    # invent a tree under ~/sagemaker_local. Point it at our base for that moment only.
+    previous = os.environ.get(BASE_DIR_ENV)
+    os.environ[BASE_DIR_ENV] = str(paths.base)
     try:
         from sagemaker_training import environment as toolkit
     except OSError as exc:  # it creates <base>/code on import
@@ -88,6 +91,11 @@ def _toolkit_environment(paths: Paths, resource_config: dict, input_data_config:
             f"The sagemaker-training toolkit could not prepare {paths.base}: {exc}.", code="base_dir_not_writable",
             status=500, hint="Mount the SageMaker tree writable, or set SAGEMAKER_BASE_DIR to a writable directory.",
         ) from exc
+    finally:
+        if previous is None:
+            os.environ.pop(BASE_DIR_ENV, None)
+        else:
+            os.environ[BASE_DIR_ENV] = previous
     return toolkit.Environment(resource_config=resource_config, input_data_config=input_data_config,
                                hyperparameters=hyperparameters)
 

@@ -29,7 +29,7 @@ class _Forwarder(threading.Thread):
         self.read_fd = read_fd
         self.interval = interval
         self.last_progress = ""
-        self.last_emit = 0.0
+        self.last_emit = float("-inf")  # the first progress line is shown at once
 
     def run(self) -> None:
         buffer = b""

@@ -1,0 +1,64 @@
+# kindling: `make demo` runs it, `make test` tests it. See README.md.
+IMAGE        ?= kindling:latest
+PYTHON       ?= python3
+VENV         ?= .venv
+PORT         ?= 8080
+BUILD_NETWORK ?= host
+# Debian's docker CLI has BuildKit; other CLIs on PATH may not.
+DOCKER       ?= $(shell [ -x /usr/bin/docker ] && echo /usr/bin/docker || echo docker)
+COMPOSE      ?= $(shell if $(DOCKER) compose version >/dev/null 2>&1; then echo "$(DOCKER) compose"; else echo docker-compose; fi)
+COMPOSE_FILES ?= -f docker-compose.yml
+# A TLS-intercepting proxy's CA bundle, if any, reaches pip as a build secret, never as a layer.
+BUILD_SECRET := $(if $(PIP_CERT),--secret id=pip_cert,src=$(PIP_CERT))
+PYTEST       := $(VENV)/bin/python -m pytest
+
+.PHONY: build test test-unit test-image demo demo-down lock venv clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: docker/requirements.lock tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --require-hashes -r docker/requirements.lock
+	$(VENV)/bin/pip install -q -r tests/requirements.txt
+	touch $@
+
+build:
+	DOCKER_BUILDKIT=1 $(DOCKER) build --network $(BUILD_NETWORK) $(BUILD_SECRET) -f docker/Dockerfile -t $(IMAGE) .
+
+# Every tier: unit + contract (no Docker) and image (the built image, real HTTP on localhost).
+test: venv
+	@if $(DOCKER) info >/dev/null 2>&1; then $(MAKE) --no-print-directory build; \
+	 else echo "make test: no Docker engine answers; image tests will be skipped (REQUIRE_DOCKER=1 fails them)"; fi
+	KINDLING_IMAGE=$(IMAGE) $(PYTEST) tests
+
+test-unit: venv
+	$(PYTEST) -m "not image" tests
+
+test-image: venv build
+	KINDLING_IMAGE=$(IMAGE) $(PYTEST) -m image tests
+
+# Build, train on the baked-in sample, serve on localhost:$(PORT), print a request to try.
+demo: build
+	$(COMPOSE) $(COMPOSE_FILES) up -d --no-build
+	@echo "waiting for http://localhost:$(PORT)/ping ..."
+	@for i in $$(seq 1 90); do \
+	  if $(VENV)/bin/python -c "import urllib.request; urllib.request.urlopen('http://localhost:$(PORT)/ping', timeout=2)" 2>/dev/null \
+	     || python3 -c "import urllib.request; urllib.request.urlopen('http://localhost:$(PORT)/ping', timeout=2)" 2>/dev/null; then \
+	    echo "kindling is serving on http://localhost:$(PORT). Try:"; \
+	    echo "  curl -s -X POST http://localhost:$(PORT)/invocations -H 'Content-Type: application/json' \\"; \
+	    echo "       -d '{\"instances\": [\"a gripping, beautifully acted film\"], \"configuration\": {\"k\": 2}}'"; \
+	    echo "Stop it with: make demo-down"; exit 0; fi; sleep 2; done; \
+	  echo "the demo did not answer within 180 s; logs:"; $(COMPOSE) $(COMPOSE_FILES) logs --tail 50; exit 1
+
+demo-down:
+	$(COMPOSE) $(COMPOSE_FILES) down -v
+
+# Regenerate docker/requirements.lock (exact versions + hashes) from docker/requirements.in.
+# Run with the image's Python minor version (3.11).
+lock:
+	$(PYTHON) -m venv .cache/lockenv
+	.cache/lockenv/bin/pip install -q pip-tools
+	.cache/lockenv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header \
+	  --no-emit-index-url --no-emit-find-links -o docker/requirements.lock docker/requirements.in
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

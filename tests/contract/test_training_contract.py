@@ -1,0 +1,128 @@
+"""The training half of the SageMaker contract, run against a temp /opt/ml tree."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from container.paths import Paths
+from tests.sagemaker_tree import FAST_HYPERPARAMETERS, labelled_lines, make_tree
+from train.job import run
+
+pytestmark = pytest.mark.contract
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def paths_of(root):
+    return Paths(base=root, input=root / "input")
+
+
+def snapshot(directory):
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def failure_after(root, *, previous_model=True, **tree):
+    """Train a tree that must fail; return the failure text, checking the model dir was left as it was."""
+    make_tree(root, **tree)
+    model = root / "model"
+    if previous_model:
+        (model / "model.bin").write_bytes(b"previous good model")
+        (model / "manifest.json").write_text('{"previous": true}')
+    before = snapshot(model)
+    assert run(paths_of(root)) == 1
+    assert snapshot(model) == before, "a failed job changed /opt/ml/model"
+    text = (root / "output" / "failure").read_text()
+    assert text.strip() and "Traceback" not in text
+    return text
+
+
+def test_training_writes_bundle_and_metrics(tree, capfd):
+    assert run(tree) == 0
+    out = capfd.readouterr().out
+    manifest = json.loads((tree.model / "manifest.json").read_text())
+    task = manifest["tasks"]["classification"]
+    assert sorted(p.name for p in tree.model.iterdir()) == ["manifest.json", "model.bin"]
+    assert task["files"] == {"model": "model.bin"} and task["tokenizer"] == {"scheme": "regex", "lowercase": True}
+    assert sorted(task["labels"]) == ["__label__cooking", "__label__space", "__label__sports"]
+    assert manifest["files"]["model.bin"]["bytes"] == (tree.model / "model.bin").stat().st_size
+    assert {"kindling", "python", "fasttext-numpy2", "numpy"} <= set(manifest["versions"])
+    assert "#train_accuracy: " in out and "#validation_accuracy: " in out
+    assert "Number of train examples: 300" in out
+    # real learning on separable data, not a fixed answer
+    assert task["metrics"]["validation_accuracy"] >= 0.9
+    assert not tree.failure.exists()
+
+
+def test_validation_channel_is_optional(tmp_path, capfd):
+    root = make_tree(tmp_path / "ml", channels={"train": {"t.txt": "\n".join(labelled_lines(90, 3))}})
+    assert run(paths_of(root)) == 0
+    out = capfd.readouterr().out
+    assert "#train_accuracy:" in out and "#validation_accuracy" not in out
+
+
+def test_all_files_of_a_channel_directory_are_read(tmp_path):
+    lines = labelled_lines(90, 4)
+    files = {"part-0.txt": "\n".join(lines[:30]), "nested/part-1.txt": "\n".join(lines[30:60]),
+             "part-2.txt": "\n".join(lines[60:])}
+    root = make_tree(tmp_path / "ml", channels={"train": files})
+    assert run(paths_of(root)) == 0
+    manifest = json.loads((root / "model" / "manifest.json").read_text())
+    assert manifest["tasks"]["classification"]["metrics"]["train_examples"] == 90
+
+
+def test_bad_and_unknown_hyperparameters_are_all_named(tmp_path):
+    text = failure_after(tmp_path / "ml", hyperparameters={**FAST_HYPERPARAMETERS, "epochs": "ten",
+                                                           "learning_rat": "0.1"})
+    assert "epochs='ten' is not a whole number" in text
+    assert "'learning_rat' is not a hyperparameter of mode=supervised (did you mean 'learning_rate'?)" in text
+
+
+@pytest.mark.parametrize("tree, words", [
+    (dict(hyperparameters="{mode: supervised"), "hyperparameters.json (hyperparameters) is not valid JSON"),
+    (dict(hyperparameters="[1, 2]"), "holds a JSON list, not an object"),
+    (dict(hyperparameters={"epochs": "5"}), "has no 'mode'"),
+    (dict(hyperparameters={"mode": "regression"}), "mode='regression' is not a mode this image trains"),
+    (dict(channels={"validation": {"v.txt": "__label__a x\n"}}), "'train' channel is missing"),
+    (dict(channels={"train": {"empty.txt": ""}}), "no labelled lines"),
+    (dict(channels={"train": {"plain.txt": "a line of text\nanother line\n"}}), "2 lines without a __label__ token"),
+    (dict(channels={"train": {"latin1.txt": b"__label__a caf\xe9\n"}}), "line 1: byte 15 (b'\\xe9') is not valid UTF-8"),
+    (dict(input_data_config={"train": {"TrainingInputMode": "Pipe"}}), "TrainingInputMode=Pipe"),
+    (dict(hyperparameters={**FAST_HYPERPARAMETERS, "learning_rate": "1e30"}), "Training diverged"),
+])
+def test_bad_input_fails_with_a_sentence_and_leaves_the_model(tmp_path, tree, words):
+    assert words in failure_after(tmp_path / "ml", **tree)
+
+
+def test_failure_without_a_previous_model_leaves_the_model_dir_empty(tmp_path):
+    failure_after(tmp_path / "ml", previous_model=False, hyperparameters={"mode": "supervised", "epochs": "-1"})
+    assert list((tmp_path / "ml" / "model").iterdir()) == []
+
+
+def test_plain_tree_without_optional_config_files(tmp_path):
+    root = make_tree(tmp_path / "ml", input_data_config=False, resource_config=False)
+    assert run(paths_of(root)) == 0
+
+
+def run_dispatcher(root, *args):
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(root), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "container", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_dispatcher_without_arguments_trains_in_a_fresh_process(tmp_path):
+    root = make_tree(tmp_path / "ml")
+    result = run_dispatcher(root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "#validation_accuracy:" in result.stdout and (root / "model" / "model.bin").is_file()
+    assert "\r" not in result.stdout + result.stderr  # line-oriented logs only
+
+
+def test_dispatcher_failure_exits_non_zero_in_a_fresh_process(tmp_path):
+    root = make_tree(tmp_path / "ml", hyperparameters={"mode": "supervised", "epochs": "ten", "foo": "1"})
+    result = run_dispatcher(root, "train")
+    assert result.returncode != 0
+    text = (root / "output" / "failure").read_text()
+    assert "epochs='ten'" in text and "'foo'" in text
