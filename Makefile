@@ -9,7 +9,8 @@ DOCKER       ?= $(shell [ -x /usr/bin/docker ] && echo /usr/bin/docker || echo d
 COMPOSE      ?= $(shell if $(DOCKER) compose version >/dev/null 2>&1; then echo "$(DOCKER) compose"; else echo docker-compose; fi)
 COMPOSE_FILES ?= -f docker-compose.yml
 # A TLS-intercepting proxy's CA bundle, if any, reaches pip as a build secret, never as a layer.
-BUILD_SECRET := $(if $(PIP_CERT),--secret id=pip_cert,src=$(PIP_CERT))
+comma := ,
+BUILD_SECRET := $(if $(PIP_CERT),--secret id=pip_cert$(comma)src=$(PIP_CERT))
 PYTEST       := $(VENV)/bin/python -m pytest
 
 .PHONY: build test test-unit test-image demo demo-down lock venv clean

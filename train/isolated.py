@@ -1,14 +1,21 @@
-"""Run one fastText training in a fresh child process.
+"""Run one fastText training in a fresh child process with zero-filled matrices.
 
-fastText leaves state behind in a process: measured with fasttext-numpy2 0.10.4 and fasttext 0.9.3
-alike, a second `train_supervised` in the same process fails with "Encountered NaN" about every
-other time on data where a fresh process trains cleanly every time (10 of 10). A child process per
-training gives every run a clean slate, and a crash or an out-of-memory kill inside the C++ core
-becomes an error message instead of taking the whole job down with it.
+fastText (src/densematrix.cc, in fasttext 0.9.3 and fasttext-numpy2 0.10.4) initialises only
+`min(thread, 10)` tenths of the input matrix (`uniformThread` fills one tenth per thread) and
+allocates it with posix_memalign, which does not zero memory. valgrind shows training then reading
+uninitialised heap memory: in a process that freed memory before (a second training, or a job that
+imported much first) the rest of the matrix is garbage, and training turns non-deterministic or fails
+with "Encountered NaN" (measured: 5 of 6 runs in one process on a 300-line set). Fresh pages from
+mmap are zero, which is what fastText's older std::vector storage gave, so the child asks glibc to
+serve every allocation of 4 KiB or more from mmap (M_MMAP_THRESHOLD): 6 of 6 runs then agree.
+The child process also turns a crash or an out-of-memory kill in the C++ core into an error message
+instead of taking the whole job down with it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import signal
 from concurrent.futures import ProcessPoolExecutor
@@ -18,10 +25,23 @@ from typing import Any, Callable
 from container.errors import KindlingError
 
 
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+ZERO_FILLED_FROM_BYTES = 4096
+
+
+def zero_filled_large_allocations() -> bool:
+    """Make glibc serve allocations >= 4 KiB from fresh (zeroed) mmap pages; False where not glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, ZERO_FILLED_FROM_BYTES))
+    except (OSError, AttributeError):
+        return False
+
+
 def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
     """Call function(*args) in a spawned child and return its result; its exceptions re-raise here."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=zero_filled_large_allocations) as pool:
         future = pool.submit(function, *args)
         try:
             return future.result()

@@ -14,3 +14,4 @@ def test_carriage_return_progress_becomes_log_lines(caplog):
     # the first progress line is shown at once, the middle ones are throttled, the last always
     assert messages[2:] == ["Progress: 10.0% lr: 0.1", "Progress: 100.0% lr: 0.0"]
     assert all("\r" not in m for m in messages)
+
