@@ -1,0 +1,33 @@
+"""The boundaries STYLE.md promises, checked on the source: train/ and serve/ never import each other,
+and container/ stays cheap to import (no web server, ML library or SageMaker toolkit at module level)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = {"flask", "gunicorn", "werkzeug", "fasttext", "numpy", "sagemaker_training", "boto3"}
+
+
+def imports(path: Path, top_level_only: bool) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package, forbidden", [("train", "serve"), ("serve", "train")])
+def test_train_and_serve_never_import_each_other(package, forbidden):
+    offenders = [p.name for p in (ROOT / package).rglob("*.py") if forbidden in imports(p, top_level_only=False)]
+    assert offenders == []
+
+
+def test_container_core_imports_nothing_heavy_at_module_level():
+    offenders = {p.name: sorted(imports(p, top_level_only=True) & HEAVY) for p in (ROOT / "container").rglob("*.py")}
+    assert {name: found for name, found in offenders.items() if found} == {}
