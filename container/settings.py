@@ -30,6 +30,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SAGEMAKER_BATCH", "false", "true when running as a batch transform"),
     Setting("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6", "largest request body in MB (batch transform; at most 100)"),
     Setting("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "workers", "MaxConcurrentTransforms in /execution-parameters"),
+    Setting("KINDLING_MAX_INSTANCES", "100000", "most instances (texts) one request may carry; more is a 413"),
+    Setting("KINDLING_WORKER_CLASS", "gthread", "gunicorn worker class: gthread (threads per worker) or sync"),
+    Setting("KINDLING_THREADS", "4", "threads per gthread worker"),
     Setting("KINDLING_SAMPLE_DIR", "/opt/kindling/sample", "sample data and config used by `train --sample`"),
     Setting("KINDLING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
@@ -70,6 +73,14 @@ class ServeSettings:
     max_payload_bytes: int
     max_concurrent_transforms: int
     log_level: str
+    max_instances: int = 100000
+    worker_class: str = "gthread"
+    threads: int = 4
+
+    @property
+    def request_deadline(self) -> float:
+        """Seconds a request may compute: below the server timeout, so a slow batch gets an error, not a kill."""
+        return max(1.0, self.timeout * 0.9 - 1)
 
     @classmethod
     def from_env(cls, environ: dict | os._Environ | None = None) -> "ServeSettings":
@@ -83,6 +94,10 @@ class ServeSettings:
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise KindlingError(f"KINDLING_LOG_LEVEL={level!r} is not a log level.", code="bad_setting", status=500,
                                 hint="Use DEBUG, INFO, WARNING or ERROR.")
+        worker_class = get("KINDLING_WORKER_CLASS", "gthread").strip().lower()
+        if worker_class not in {"gthread", "sync"}:
+            raise KindlingError(f"KINDLING_WORKER_CLASS={worker_class!r} is not a supported worker class.",
+                                code="bad_setting", status=500, hint="Use gthread or sync.")
         return cls(
             port=_positive_int("SAGEMAKER_BIND_TO_PORT", get("SAGEMAKER_BIND_TO_PORT", "8080"), maximum=65535),
             workers=workers,
@@ -92,4 +107,7 @@ class ServeSettings:
             max_concurrent_transforms=_positive_int(
                 "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", str(workers))),
             log_level=level,
+            max_instances=_positive_int("KINDLING_MAX_INSTANCES", get("KINDLING_MAX_INSTANCES", "100000")),
+            worker_class=worker_class,
+            threads=_positive_int("KINDLING_THREADS", get("KINDLING_THREADS", "4"), maximum=256),
         )

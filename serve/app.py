@@ -1,4 +1,4 @@
-"""The Flask application factory: a loaded bundle (or the reason it failed to load) in, an app out.
+"""The Flask application factory: loaded predictors (or the reason loading failed) in, an app out.
 
 Built once in the gunicorn master before workers fork, so the model is loaded once and shared
 copy-on-write. Every error leaves as JSON `{"error": {"code", "message", "hint"}}` with a 4xx/5xx
@@ -7,19 +7,22 @@ status; no HTML page and no traceback reaches a client.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import time
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from container.errors import KindlingError
 from container.settings import ServeSettings
-from serve import codecs
-from serve.predictors import Predictor
+from serve import api, codecs
+from serve.predictors import PREDICTORS, Predictor
 
 log = logging.getLogger("kindling.serve")
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+INSTANCE_COUNT = "X-Instance-Count"  # read by the access log line
 
 
 def _json(body: bytes, status: int = 200) -> Response:
@@ -27,9 +30,16 @@ def _json(body: bytes, status: int = 200) -> Response:
 
 
 def _error(exc: KindlingError) -> Response:
-    import json
-
     return _json(json.dumps({"error": exc.to_dict()}).encode("utf-8"), exc.status)
+
+
+def _check_encodable(instances: list[str]) -> None:
+    for index, text in enumerate(instances):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise KindlingError(f"instances[{index}] contains an unpaired surrogate ({text[exc.start]!r}).",
+                                code="bad_instances", hint="Send valid Unicode text.") from None
 
 
 def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
@@ -37,6 +47,10 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
     app = Flask("kindling")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     predictors = predictors or {}
+    tasks = list(predictors)
+    health = codecs.encode_json({"status": "healthy", "tasks": tasks})
+    kinds = {name: type(p) for name, p in predictors.items()} or dict(PREDICTORS)
+    description = codecs.encode_json(api.openapi(kinds, settings))
 
     def pick(task: str | None) -> Predictor:
         if load_error is not None:
@@ -44,27 +58,30 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
         if task is None:
             if len(predictors) == 1:
                 return next(iter(predictors.values()))
-            raise KindlingError(f"This bundle holds several tasks ({', '.join(predictors)}); the request must name one.",
+            raise KindlingError(f"This bundle holds several tasks ({', '.join(tasks)}); the request must name one.",
                                 code="task_required", hint='Add "task": "<name>" to the request.')
-        if task not in predictors:
-            raise KindlingError(f"This bundle has no task {task!r}.", code="unknown_task", status=400,
-                                hint=f"Tasks in this bundle: {', '.join(predictors)}.")
-        return predictors[task]
+        return predictors[task]  # the request schema allows only this bundle's tasks
 
     @app.get("/ping")
     def ping() -> Response:
         if load_error is not None:
             return _error(load_error)
-        return _json(b'{"status":"healthy","tasks":%s}' % codecs.encode_json(list(predictors)))
+        return _json(health)
 
     @app.post("/invocations")
     def invocations() -> Response:
+        deadline = time.monotonic() + settings.request_deadline
         codecs.check_content_type(request.mimetype)
         response_type = codecs.choose_response_type(request.accept_mimetypes)
-        parsed = codecs.decode_json_request(request.get_data(cache=False))
-        predictor = pick(parsed.task)
-        configuration = predictor.parse_configuration(parsed.configuration)
-        predictions = predictor.predict(parsed.instances, configuration)
+        data = codecs.decode_json(request.get_data(cache=False))
+        if load_error is not None:
+            raise load_error
+        api.check_request(data, tasks, settings.max_instances)
+        g.instances = len(data["instances"])
+        _check_encodable(data["instances"])
+        predictor = pick(data.get("task"))
+        configuration = api.check_configuration(data.get("configuration", {}), predictor.configuration_schema)
+        predictions = predictor.predict(data["instances"], configuration, deadline)
         response = Response(codecs.encode_json(predictions), mimetype=response_type)
         if CUSTOM_ATTRIBUTES in request.headers:
             response.headers[CUSTOM_ATTRIBUTES] = request.headers[CUSTOM_ATTRIBUTES]
@@ -72,11 +89,18 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
 
     @app.get("/execution-parameters")
     def execution_parameters() -> Response:
-        import json
-
         body = {"MaxConcurrentTransforms": settings.max_concurrent_transforms, "BatchStrategy": "MULTI_RECORD",
                 "MaxPayloadInMB": max(1, math.floor(settings.max_payload_bytes / (1024 * 1024)))}
-        return _json(json.dumps(body).encode("utf-8"))
+        return _json(codecs.encode_json(body))
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        return _json(description)
+
+    @app.after_request
+    def count_instances(response: Response) -> Response:
+        response.headers[INSTANCE_COUNT] = str(g.get("instances", 0))
+        return response
 
     @app.errorhandler(KindlingError)
     def kindling_error(exc: KindlingError) -> Response:
@@ -86,7 +110,7 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        hints = {404: "The server answers GET /ping, POST /invocations and GET /execution-parameters.",
+        hints = {404: "The server answers GET /ping, POST /invocations, GET /execution-parameters, GET /openapi.json.",
                  405: "Check the method: GET /ping, POST /invocations, GET /execution-parameters.",
                  413: f"Send at most {settings.max_payload_bytes} bytes per request; split larger batches."}
         code = (exc.name or "http_error").lower().replace(" ", "_")

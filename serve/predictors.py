@@ -8,9 +8,9 @@ here and registering its manifest `kind` in PREDICTORS.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from container.bundle import MANIFEST, Bundle, read_bundle
 from container.errors import KindlingError
@@ -25,19 +25,33 @@ FASTTEXT_LOG_EPSILON = 1e-5
 
 class Predictor(Protocol):
     task: str
+    configuration_schema: dict  # JSON schema of the request's "configuration" for this task
+    response_schema: dict  # JSON schema of one result
 
-    def parse_configuration(self, configuration: dict) -> Any: ...
-
-    def predict(self, instances: list[str], configuration: Any) -> list[dict]: ...
+    def predict(self, instances: list[str], configuration: dict, deadline: float) -> list[dict]: ...
 
 
-@dataclass(frozen=True)
-class ClassificationConfig:
-    k: int = 1
+def check_deadline(deadline: float, done: int, total: int) -> None:
+    if time.monotonic() > deadline:
+        raise KindlingError(
+            f"The request ran out of time after {done} of {total} instances.", code="deadline_exceeded",
+            status=503, hint="Send fewer instances per request, or raise SAGEMAKER_MODEL_SERVER_TIMEOUT.")
 
 
 class ClassificationPredictor:
     """BlazingText supervised inference: top-k labels with probabilities, highest first."""
+
+    CHUNK = 2048  # instances predicted between deadline checks
+    configuration_schema = {
+        "type": "object", "additionalProperties": False,
+        "properties": {"k": {"type": "integer", "minimum": 1, "default": 1,
+                             "description": "labels per instance; more than the model has returns them all"}},
+    }
+    response_schema = {
+        "type": "object", "required": ["label", "prob"], "additionalProperties": False,
+        "properties": {"label": {"type": "array", "items": {"type": "string"}},
+                       "prob": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}}},
+    }
 
     def __init__(self, task: str, model, tokenizer: Tokenizer, labels: list[str]):
         self.task = task
@@ -53,7 +67,7 @@ class ClassificationPredictor:
         path = bundle.path(spec["files"]["model"])
         try:
             model = fasttext.load_model(str(path))
-        except ValueError as exc:
+        except (ValueError, RuntimeError, MemoryError) as exc:
             raise KindlingError(f"{path} is not a fastText model ({exc}).", code="bad_bundle", status=503,
                                 hint="Train again or mount the model.tar.gz the training job produced.") from exc
         labels = list(model.get_labels())
@@ -62,26 +76,19 @@ class ClassificationPredictor:
                                 status=503, hint="Serve a model trained with mode=supervised.")
         return cls(task, model, Tokenizer.from_manifest(spec.get("tokenizer", {})), labels)
 
-    def parse_configuration(self, configuration: dict) -> ClassificationConfig:
-        unknown = sorted(set(configuration) - {"k"})
-        if unknown:
-            raise KindlingError(f"configuration has unknown key(s) {unknown} for task {self.task!r}.",
-                                code="bad_configuration", hint="The classifier takes configuration.k only.")
-        k = configuration.get("k", 1)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise KindlingError(f"configuration.k must be a whole number of at least 1, not {k!r}.",
-                                code="bad_configuration", hint='Send e.g. {"configuration": {"k": 2}}.')
-        return ClassificationConfig(k=k)
-
-    def predict(self, instances: list[str], configuration: ClassificationConfig) -> list[dict]:
+    def predict(self, instances: list[str], configuration: dict, deadline: float) -> list[dict]:
         # Users ask for k=1000000 to get every class (BlazingText docs): clamp, do not fail.
-        k = min(configuration.k, len(self.labels))
-        texts = [self.tokenizer.normalize(text) for text in instances]
-        labels_per_text, probs_per_text = self.model.predict(texts, k=k)
-        return [
-            {"label": list(labels), "prob": [min(1.0, max(0.0, float(p) - FASTTEXT_LOG_EPSILON)) for p in probs]}
-            for labels, probs in zip(labels_per_text, probs_per_text)
-        ]
+        k = min(configuration["k"], len(self.labels))
+        results: list[dict] = []
+        for start in range(0, len(instances), self.CHUNK):
+            check_deadline(deadline, start, len(instances))
+            texts = [self.tokenizer.normalize(text) for text in instances[start:start + self.CHUNK]]
+            labels_per_text, probs_per_text = self.model.predict(texts, k=k)
+            results += [
+                {"label": list(labels), "prob": [min(1.0, max(0.0, float(p) - FASTTEXT_LOG_EPSILON)) for p in probs]}
+                for labels, probs in zip(labels_per_text, probs_per_text)
+            ]
+        return results
 
 
 PREDICTORS = {"classification": ClassificationPredictor}

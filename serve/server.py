@@ -18,14 +18,16 @@ from container.settings import ServeSettings
 
 log = logging.getLogger("kindling.serve")
 
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(B)s bytes %(M)sms'
+# one line per request: method, path, status, response bytes, milliseconds, instances in the request
+ACCESS_LOG_FORMAT = 'access %(m)s %(U)s %(s)s %(B)sB %(M)sms instances=%({x-instance-count}o)s'
 
 
 def gunicorn_options(settings: ServeSettings) -> dict:
     return {
         "bind": f"0.0.0.0:{settings.port}",
         "workers": settings.workers,
-        "worker_class": "sync",
+        "worker_class": settings.worker_class,
+        "threads": settings.threads if settings.worker_class == "gthread" else 1,
         "timeout": settings.timeout,
         "graceful_timeout": 20,  # ECS and SageMaker send SIGKILL 30 s after SIGTERM
         "preload_app": True,
@@ -51,9 +53,11 @@ def build_app(paths: Paths, settings: ServeSettings):
     except KindlingError as exc:
         log.error("cannot serve the bundle in %s: %s", paths.model, exc)
         return create_app(None, settings, load_error=exc)
-    log.info("loaded bundle from %s in %.2f s: tasks %s; %d workers, timeout %d s, max payload %d bytes",
-             paths.model, time.monotonic() - started, ", ".join(predictors), settings.workers, settings.timeout,
-             settings.max_payload_bytes)
+    log.info("loaded bundle %s in %.2f s: tasks %s; port %d, %d %s workers x %d threads, timeout %d s, "
+             "deadline %.0f s, max payload %d bytes, max instances %d", paths.model, time.monotonic() - started,
+             ", ".join(predictors), settings.port, settings.workers, settings.worker_class,
+             settings.threads if settings.worker_class == "gthread" else 1, settings.timeout,
+             settings.request_deadline, settings.max_payload_bytes, settings.max_instances)
     return create_app(predictors, settings)
 
 

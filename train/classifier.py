@@ -91,7 +91,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             try:
                 fitted = run_isolated(fit_and_score, str(train_data.path),
                                       str(validation.path) if validation else None, args, str(stage / MODEL_FILE))
-            except RuntimeError as exc:
+            except (RuntimeError, ValueError) as exc:
                 raise _explain_fasttext_failure(exc, params) from exc
         labels = fitted["labels"]
         if not labels:
@@ -120,7 +120,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     return metrics
 
 
-def _explain_fasttext_failure(exc: RuntimeError, params: SupervisedParams) -> KindlingError:
+def _explain_fasttext_failure(exc: Exception, params: SupervisedParams) -> KindlingError:
     if "NaN" in str(exc):
         return KindlingError(
             f"Training diverged (fastText: {exc}) with learning_rate={params.learning_rate}.", code="diverged",

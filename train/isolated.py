@@ -1,15 +1,15 @@
-"""Run one fastText training in a fresh child process with zero-filled matrices.
+"""Run one fastText training in a fresh child process whose new memory reads as zeros.
 
 fastText (src/densematrix.cc, in fasttext 0.9.3 and fasttext-numpy2 0.10.4) initialises only
 `min(thread, 10)` tenths of the input matrix (`uniformThread` fills one tenth per thread) and
-allocates it with posix_memalign, which does not zero memory. valgrind shows training then reading
-uninitialised heap memory: in a process that freed memory before (a second training, or a job that
-imported much first) the rest of the matrix is garbage, and training turns non-deterministic or fails
-with "Encountered NaN" (measured: 5 of 6 runs in one process on a 300-line set). Fresh pages from
-mmap are zero, which is what fastText's older std::vector storage gave, so the child asks glibc to
-serve every allocation of 4 KiB or more from mmap (M_MMAP_THRESHOLD): 6 of 6 runs then agree.
-The child process also turns a crash or an out-of-memory kill in the C++ core into an error message
-instead of taking the whole job down with it.
+allocates it with posix_memalign, which does not zero memory. valgrind (--track-origins) shows
+training reading that uninitialised heap memory; wherever the allocator hands back memory freed
+earlier, the rest of the matrix is garbage and training turns non-deterministic or fails with
+"Encountered NaN" (measured: 8 of 8 runs in one process on a 200-line set). fastText's older
+std::vector storage gave zeros there, so the child sets glibc's M_PERTURB to 0xFF: every allocation
+is then filled with the complement, 0x00 (fresh mmap pages are zero anyway), and 8 of 8 runs agree.
+The child process also turns a crash or an out-of-memory kill in the C++ core into an error message,
+and lets a stop request end training at once.
 """
 
 from __future__ import annotations
@@ -18,40 +18,89 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import signal
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 from container.errors import KindlingError
 
 
-M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-ZERO_FILLED_FROM_BYTES = 4096
+M_PERTURB = -6  # glibc mallopt parameter: fill allocations with ~byte, freed memory with byte
 
 
-def zero_filled_large_allocations() -> bool:
-    """Make glibc serve allocations >= 4 KiB from fresh (zeroed) mmap pages; False where not glibc."""
+def zero_filled_allocations() -> bool:
+    """Make every glibc allocation in this process start as zeros; False where that is not glibc."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, ZERO_FILLED_FROM_BYTES))
+        return bool(libc.mallopt(M_PERTURB, 0xFF))
     except (OSError, AttributeError):
         return False
 
 
+class Stopped(Exception):
+    """Raised in the job's main thread when the platform asks it to stop (SIGTERM/SIGINT)."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+def _child(connection, function: Callable[..., Any], args: tuple) -> None:
+    zero_filled_allocations()
+    try:
+        result = ("ok", function(*args))
+    except BaseException as exc:  # everything goes back to the parent as data
+        result = ("error", (type(exc).__name__, str(exc)))
+    connection.send(result)
+    connection.close()
+
+
+def _stop(process) -> None:
+    """End the child: SIGTERM, then SIGKILL if it has not gone within 5 s."""
+    if process.is_alive():
+        process.terminate()
+        process.join(5)
+    if process.is_alive():
+        process.kill()
+        process.join(5)
+
+
 def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
-    """Call function(*args) in a spawned child and return its result; its exceptions re-raise here."""
+    """Call function(*args) in a spawned child and return its result.
+
+    A RuntimeError or ValueError in the child (what fastText raises) is raised again here with its
+    message; a child that dies becomes a KindlingError; anything raised here while waiting (a stop
+    signal) ends the child first.
+    """
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=zero_filled_large_allocations) as pool:
-        future = pool.submit(function, *args)
-        try:
-            return future.result()
-        except BrokenProcessPool as exc:
-            codes = [p.exitcode for p in getattr(pool, "_processes", {}).values()]
-            died = ", ".join(_describe(code) for code in codes if code) or "it exited unexpectedly"
-            raise KindlingError(
-                f"The fastText training process died ({died}).", code="training_crashed", status=500,
-                hint="If it was killed (SIGKILL), the machine ran out of memory: lower buckets or vector_dim, "
-                     "or use a larger instance.") from exc
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, function, args), name="fasttext-train", daemon=True)
+    process.start()
+    sender.close()
+    try:
+        while not receiver.poll(0.2):
+            if not process.is_alive() and not receiver.poll(0):
+                process.join()
+                raise _died(process.exitcode)
+        status, payload = receiver.recv()
+        process.join(10)
+    except BaseException:
+        _stop(process)
+        raise
+    finally:
+        receiver.close()
+    if status == "ok":
+        return payload
+    name, message = payload
+    if name in {"RuntimeError", "ValueError"}:
+        raise (RuntimeError if name == "RuntimeError" else ValueError)(message)
+    raise KindlingError(f"Training failed: {name}: {message}.", code="training_failed", status=500,
+                        hint="This is unexpected; the job log has the details.")
+
+
+def _died(exitcode: int | None) -> KindlingError:
+    return KindlingError(
+        f"The fastText training process died ({_describe(exitcode or 0)}).", code="training_crashed", status=500,
+        hint="If it was killed (SIGKILL), the machine ran out of memory: lower buckets or vector_dim, "
+             "or use a larger instance.")
 
 
 def _describe(exitcode: int) -> str:

@@ -8,6 +8,7 @@ SageMaker marks the job Failed on a non-zero exit and shows the first 1024 chara
 from __future__ import annotations
 
 import logging
+import signal
 import time
 import traceback
 from typing import Callable
@@ -18,6 +19,7 @@ from container.errors import KindlingError
 from container.paths import Paths, sample_input_dir
 from train import classifier
 from train import environment as environment_module
+from train.isolated import Stopped
 
 log = logging.getLogger("kindling.train")
 
@@ -49,6 +51,12 @@ def run(paths: Paths) -> int:
         log.info("mode=%s: training into %s", env.mode, paths.model)
         with staged_bundle(paths.model) as stage:
             task(env, stage)
+    except Stopped as stop:
+        message = (f"Training was stopped by {stop.signal_name} before it finished; no model was written "
+                   "and /opt/ml/model was left as it was.")
+        log.error("%s", message)
+        _write_failure(paths, message)
+        return 128 + getattr(signal, stop.signal_name, signal.SIGTERM)
     except KindlingError as exc:
         log.error("training failed: %s", exc)
         _write_failure(paths, str(exc))
@@ -62,8 +70,16 @@ def run(paths: Paths) -> int:
     return 0
 
 
+def _raise_stopped(signum, _frame) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
 def main(sample: bool = False) -> int:
     logs.setup()
+    # SageMaker StopTrainingJob, ECS StopTask and `docker stop` send SIGTERM (then SIGKILL 120/30/10 s
+    # later): stop the fastText child, clean the staging directory and say so in the failure file.
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    signal.signal(signal.SIGINT, _raise_stopped)
     paths = Paths.from_env()
     if sample:
         paths = paths.with_input(sample_input_dir())

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import re
+import select
 import sys
 import threading
 import time
@@ -30,15 +31,26 @@ class _Forwarder(threading.Thread):
         self.interval = interval
         self.last_progress = ""
         self.last_emit = float("-inf")  # the first progress line is shown at once
+        self.stopping = threading.Event()
 
     def run(self) -> None:
         buffer = b""
-        with os.fdopen(self.read_fd, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(65536):
+        try:
+            while True:
+                ready, _, _ = select.select([self.read_fd], [], [], 0.1)
+                if not ready:
+                    if self.stopping.is_set():
+                        break  # another process (e.g. multiprocessing's tracker) may hold the pipe open
+                    continue
+                chunk = os.read(self.read_fd, 65536)
+                if not chunk:
+                    break
                 buffer += chunk
                 *pieces, buffer = re.split(rb"[\r\n]", buffer)
                 for piece in pieces:
                     self._line(piece.decode("utf-8", "replace"))
+        finally:
+            os.close(self.read_fd)
         self._line(buffer.decode("utf-8", "replace"))
         if self.last_progress:
             log.info("%s", self.last_progress)
@@ -72,6 +84,7 @@ def line_progress(interval: float = 10.0) -> Iterator[None]:
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(saved, 2)  # closes the pipe's last write end: the forwarder sees EOF
+        os.dup2(saved, 2)
         os.close(saved)
+        forwarder.stopping.set()
         forwarder.join(timeout=10)

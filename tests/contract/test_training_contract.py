@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,26 @@ def test_dispatcher_failure_exits_non_zero_in_a_fresh_process(tmp_path):
     assert result.returncode != 0
     text = (root / "output" / "failure").read_text()
     assert "epochs='ten'" in text and "'foo'" in text
+
+
+def test_sigterm_stops_training_quickly_and_says_so(tmp_path):
+    root = make_tree(tmp_path / "ml", hyperparameters={**FAST_HYPERPARAMETERS, "epochs": "100000",
+                                                       "learning_rate": "0.01"})
+    (root / "model" / "model.bin").write_bytes(b"previous")
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(root), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "container", "train"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in process.stdout:  # bounded by the training itself; wait until fastText is running
+            if "Number of labels" in line:
+                break
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=25)
+        elapsed = time.monotonic() - started
+    finally:
+        process.kill()
+    assert process.returncode == 143 and elapsed < 25
+    assert "stopped by SIGTERM" in (root / "output" / "failure").read_text()
+    assert sorted(p.name for p in (root / "model").iterdir()) == ["model.bin"]
+    assert (root / "model" / "model.bin").read_bytes() == b"previous"

@@ -1,0 +1,96 @@
+"""The HTTP API as data: request schemas the server validates with, and the OpenAPI document built from them.
+
+The same dictionaries drive validation (serve/schemas.py) and the description clients read at
+GET /openapi.json (and in docs/openapi.json), so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from container import __version__
+from container.settings import ServeSettings
+from serve.schemas import validate, with_defaults
+
+FIELD_CODES = {"instances": "bad_instances", "configuration": "bad_configuration", "task": "bad_task"}
+HINT = 'Send e.g. {"instances": ["first text", "second text"], "configuration": {"k": 2}}.'
+
+
+def request_schema(tasks: list[str], max_instances: int, configuration: dict | None = None) -> dict:
+    task_schema = {"type": "string", "description": "which of the bundle's tasks to run; optional with one task"}
+    if tasks:
+        task_schema["enum"] = list(tasks)
+    return {
+        "type": "object",
+        "required": ["instances"],
+        "additionalProperties": False,
+        "properties": {
+            "instances": {"type": "array", "minItems": 1, "maxItems": max_instances, "items": {"type": "string"},
+                          "description": "the texts to predict for, one result each, in order"},
+            "configuration": configuration or {"type": "object"},
+            "task": task_schema,
+        },
+    }
+
+
+def check_request(data, tasks: list[str], max_instances: int) -> None:
+    validate(data, request_schema(tasks, max_instances), codes=FIELD_CODES, hint=HINT)
+
+
+def check_configuration(configuration: dict, schema: dict) -> dict:
+    """The request's configuration validated against the task's schema, defaults filled in."""
+    validate({"configuration": configuration}, {"type": "object", "properties": {"configuration": schema}},
+             codes=FIELD_CODES, hint=HINT)
+    return with_defaults(configuration, schema)
+
+
+def _error_response(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def openapi(task_kinds: dict[str, type], settings: ServeSettings) -> dict:
+    """OpenAPI 3.0 for these tasks ({task name: predictor class}) and these limits."""
+    configurations = [cls.configuration_schema for cls in task_kinds.values()]
+    responses = [cls.response_schema for cls in task_kinds.values()]
+    one = (lambda schemas: schemas[0] if len(schemas) == 1 else {"oneOf": schemas})  # noqa: E731
+    body = request_schema(list(task_kinds), settings.max_instances, one(configurations))
+    limit = settings.max_payload_bytes
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "kindling", "version": __version__,
+                 "description": "fastText models behind the SageMaker container contract (BlazingText formats)."},
+        "paths": {
+            "/ping": {"get": {"summary": "Health: 200 once the bundle is loaded, 503 with the reason otherwise",
+                              "responses": {"200": {"description": "healthy", "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/Health"}}}},
+                                  "503": _error_response("no usable bundle")}}},
+            "/invocations": {"post": {
+                "summary": "Predict for a batch of texts",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": body}},
+                                "description": f"at most {limit} bytes"},
+                "responses": {
+                    "200": {"description": "one result per instance, in order", "content": {"application/json": {
+                        "schema": {"type": "array", "items": one(responses)}}}},
+                    "400": _error_response("the body is not valid JSON or not of this shape"),
+                    "406": _error_response("Accept names no type the server writes"),
+                    "413": _error_response(f"body over {limit} bytes or more than {settings.max_instances} instances"),
+                    "415": _error_response("Content-Type is not application/json"),
+                    "503": _error_response("no usable bundle, or the request ran past its deadline"),
+                }}},
+            "/execution-parameters": {"get": {
+                "summary": "Batch transform settings",
+                "responses": {"200": {"description": "what SageMaker batch transform should use",
+                                      "content": {"application/json": {"schema": {
+                                          "$ref": "#/components/schemas/ExecutionParameters"}}}}}}},
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"}}}}},
+            "Health": {"type": "object", "required": ["status", "tasks"], "properties": {
+                "status": {"type": "string", "enum": ["healthy"]}, "tasks": {"type": "array", "items": {"type": "string"}}}},
+            "ExecutionParameters": {"type": "object", "required": ["MaxConcurrentTransforms", "BatchStrategy",
+                                                                   "MaxPayloadInMB"], "properties": {
+                "MaxConcurrentTransforms": {"type": "integer", "minimum": 1},
+                "BatchStrategy": {"type": "string", "enum": ["MULTI_RECORD", "SINGLE_RECORD"]},
+                "MaxPayloadInMB": {"type": "integer", "minimum": 1}}},
+        }},
+    }
