@@ -42,9 +42,10 @@ def free_port() -> int:
 
 
 def run_image(*args: str, volumes: dict[Path, str] | None = None, env: dict | None = None,
-              user: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+              user: str | None = None, extra: list[str] | None = None, timeout: float = 300
+              ) -> subprocess.CompletedProcess:
     """`docker run --rm --network host` the image with args; waits for it to exit."""
-    command = ["run", "--rm", "--network", "host", "--name", f"kindling-test-{uuid.uuid4().hex[:8]}"]
+    command = ["run", "--rm", "--network", "host", "--name", f"kindling-test-{uuid.uuid4().hex[:8]}", *(extra or [])]
     for host, target in (volumes or {}).items():
         command += ["-v", f"{host}:{target}"]
     for key, value in (env or {}).items():
@@ -70,14 +71,14 @@ def wait_for_ping(url: str, seconds: float, container: str | None = None) -> flo
 
 @contextlib.contextmanager
 def serving(model_dir: Path | None = None, command: tuple[str, ...] = ("serve",), env: dict | None = None,
-            user: str | None = None) -> Iterator[tuple[str, str]]:
+            user: str | None = None, extra: list[str] | None = None) -> Iterator[tuple[str, str]]:
     """Start `IMAGE command` detached on a free loopback port; yield (base_url, container id)."""
     port = free_port()
-    options = ["run", "-d", "--network", "host", "-e", f"SAGEMAKER_BIND_TO_PORT={port}",
-               "-e", "SAGEMAKER_MODEL_SERVER_WORKERS=2"]
+    options = ["run", "-d", "--network", "host", "-e", f"SAGEMAKER_BIND_TO_PORT={port}", *(extra or [])]
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "2", **(env or {})}
     if model_dir is not None:
         options += ["-v", f"{model_dir}:/opt/ml/model:ro"]
-    for key, value in (env or {}).items():
+    for key, value in env.items():
         options += ["-e", f"{key}={value}"]
     if user:
         options += ["--user", user]

@@ -64,6 +64,9 @@ def test_reading_damaged_bundles_says_what_is_wrong(tmp_path):
     with pytest.raises(KindlingError, match="not valid JSON"):
         read_bundle(model)
     write_bundle(model)
+    (model / "model.bin").write_bytes(b"WEIGHTS")
+    with pytest.raises(KindlingError, match="does not match the checksum"):
+        read_bundle(model)
     (model / "model.bin").write_bytes(b"truncated")
     with pytest.raises(KindlingError, match="has 9 bytes; the manifest says 7"):
         read_bundle(model)
