@@ -13,7 +13,7 @@ comma := ,
 BUILD_SECRET := $(if $(PIP_CERT),--secret id=pip_cert$(comma)src=$(PIP_CERT))
 PYTEST       := $(VENV)/bin/python -m pytest
 
-.PHONY: build test test-unit test-image demo demo-down lock venv clean
+.PHONY: build test test-unit test-image demo demo-down lock venv clean openapi bench
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: docker/requirements.lock tests/requirements.txt
@@ -60,6 +60,10 @@ lock:
 	.cache/lockenv/bin/pip install -q pip-tools
 	.cache/lockenv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header \
 	  --no-emit-index-url --no-emit-find-links -o docker/requirements.lock docker/requirements.in
+
+# Regenerate the shipped API description from the schemas the server validates with.
+openapi: venv
+	$(VENV)/bin/python -m serve.api > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

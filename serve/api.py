@@ -94,3 +94,18 @@ def openapi(task_kinds: dict[str, type], settings: ServeSettings) -> dict:
                 "MaxPayloadInMB": {"type": "integer", "minimum": 1}}},
         }},
     }
+
+
+def shipped_document() -> dict:
+    """The description kept in docs/openapi.json: every task kind, default limits."""
+    from serve.predictors import PREDICTORS
+
+    return openapi(dict(PREDICTORS), ServeSettings.from_env({"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}))
+
+
+if __name__ == "__main__":  # `python -m serve.api > docs/openapi.json` (make openapi)
+    import json
+    import sys
+
+    json.dump(shipped_document(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")

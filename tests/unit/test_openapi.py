@@ -1,0 +1,20 @@
+import json
+from pathlib import Path
+
+from serve.api import shipped_document
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_openapi_matches_the_schemas_the_server_validates_with():
+    shipped = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert shipped == shipped_document(), "docs/openapi.json is stale: run `make openapi`"
+
+
+def test_document_describes_every_route_and_the_blazingtext_shapes():
+    document = shipped_document()
+    assert set(document["paths"]) == {"/ping", "/invocations", "/execution-parameters"}
+    body = document["paths"]["/invocations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["instances"] and body["properties"]["configuration"]["properties"]["k"]["minimum"] == 1
+    responses = document["paths"]["/invocations"]["post"]["responses"]
+    assert {"200", "400", "406", "413", "415", "503"} <= set(responses)
