@@ -61,6 +61,11 @@ lock:
 	.cache/lockenv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header \
 	  --no-emit-index-url --no-emit-find-links -o docker/requirements.lock docker/requirements.in
 
+# Serving speed and memory against a bare Flask baseline (needs wrk); writes reports/bench.json.
+bench: venv build
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null; } || true
+	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.serving
+
 # Regenerate the shipped API description from the schemas the server validates with.
 openapi: venv
 	$(VENV)/bin/python -m serve.api > docs/openapi.json

@@ -33,6 +33,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KINDLING_MAX_INSTANCES", "100000", "most instances (texts) one request may carry; more is a 413"),
     Setting("KINDLING_WORKER_CLASS", "gthread", "gunicorn worker class: gthread (threads per worker) or sync"),
     Setting("KINDLING_THREADS", "4", "threads per gthread worker"),
+    Setting("KINDLING_ACCESS_LOG", "true", "one log line per request (false saves CPU under heavy load)"),
     Setting("KINDLING_SAMPLE_DIR", "/opt/kindling/sample", "sample data and config used by `train --sample`"),
     Setting("KINDLING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
@@ -76,6 +77,7 @@ class ServeSettings:
     max_instances: int = 100000
     worker_class: str = "gthread"
     threads: int = 4
+    access_log: bool = True
 
     @property
     def request_deadline(self) -> float:
@@ -110,4 +112,5 @@ class ServeSettings:
             max_instances=_positive_int("KINDLING_MAX_INSTANCES", get("KINDLING_MAX_INSTANCES", "100000")),
             worker_class=worker_class,
             threads=_positive_int("KINDLING_THREADS", get("KINDLING_THREADS", "4"), maximum=256),
+            access_log=_flag(get("KINDLING_ACCESS_LOG", "true")),
         )

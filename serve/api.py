@@ -10,6 +10,7 @@ from container import __version__
 from container.settings import ServeSettings
 from serve.schemas import validate, with_defaults
 
+REQUEST_KEYS = {"instances", "configuration", "task"}
 FIELD_CODES = {"instances": "bad_instances", "configuration": "bad_configuration", "task": "bad_task"}
 HINT = 'Send e.g. {"instances": ["first text", "second text"], "configuration": {"k": 2}}.'
 
@@ -31,8 +32,29 @@ def request_schema(tasks: list[str], max_instances: int, configuration: dict | N
     }
 
 
-def check_request(data, tasks: list[str], max_instances: int) -> None:
-    validate(data, request_schema(tasks, max_instances), codes=FIELD_CODES, hint=HINT)
+def is_plain_request(data, tasks: list[str], max_instances: int) -> bool:
+    """True for the common, obviously valid shape, which then skips the generic validator.
+
+    Conservative by construction: whatever it accepts, request_schema accepts too (a property test
+    checks this); anything unusual goes through check_request for a precise message. Instances must
+    also encode as UTF-8 (no lone surrogates), which the generic path checks separately.
+    """
+    if type(data) is not dict or not data.keys() <= REQUEST_KEYS:
+        return False
+    instances = data.get("instances")
+    if type(instances) is not list or not 0 < len(instances) <= max_instances:
+        return False
+    if type(data.get("configuration", {})) is not dict or ("task" in data and data["task"] not in tasks):
+        return False
+    for text in instances:
+        if type(text) is not str or not text.isascii():
+            return False
+    return True
+
+
+def check_request(data, schema: dict) -> None:
+    """data against a schema from request_schema() (built once per app, not per request)."""
+    validate(data, schema, codes=FIELD_CODES, hint=HINT)
 
 
 def check_configuration(configuration: dict, schema: dict) -> dict:

@@ -12,7 +12,7 @@ import logging
 import math
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from container.errors import KindlingError
@@ -50,6 +50,7 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
     tasks = list(predictors)
     health = codecs.encode_json({"status": "healthy", "tasks": tasks})
     kinds = {name: type(p) for name, p in predictors.items()} or dict(PREDICTORS)
+    body_schema = api.request_schema(tasks, settings.max_instances)
     description = codecs.encode_json(api.openapi(kinds, settings))
 
     def pick(task: str | None) -> Predictor:
@@ -70,22 +71,31 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
 
     @app.post("/invocations")
     def invocations() -> Response:
+        # The hot path: headers are read from the WSGI environ directly and the common request shape
+        # is checked without the generic validator (see api.is_plain_request); ~2x less Python per call.
         deadline = time.monotonic() + settings.request_deadline
-        codecs.check_content_type(request.mimetype)
-        response_type = codecs.choose_response_type(request.accept_mimetypes)
+        environ = request.environ
+        codecs.check_content_type(codecs.mimetype_of(environ.get("CONTENT_TYPE", "")))
+        accept = environ.get("HTTP_ACCEPT")
+        response_type = codecs.JSON if accept in (None, "", "*/*", codecs.JSON) else \
+            codecs.choose_response_type(request.accept_mimetypes)
         data = codecs.decode_json(request.get_data(cache=False))
         if load_error is not None:
             raise load_error
-        api.check_request(data, tasks, settings.max_instances)
-        g.instances = len(data["instances"])
-        _check_encodable(data["instances"])
+        if not api.is_plain_request(data, tasks, settings.max_instances):
+            api.check_request(data, body_schema)
+            _check_encodable(data["instances"])
+        instances = data["instances"]
         predictor = pick(data.get("task"))
-        configuration = api.check_configuration(data.get("configuration", {}), predictor.configuration_schema)
-        predictions = predictor.predict(data["instances"], configuration, deadline)
-        response = Response(codecs.encode_json(predictions), mimetype=response_type)
-        if CUSTOM_ATTRIBUTES in request.headers:
-            response.headers[CUSTOM_ATTRIBUTES] = request.headers[CUSTOM_ATTRIBUTES]
-        return response
+        configuration = data.get("configuration")
+        configuration = predictor.default_configuration if not configuration else \
+            api.check_configuration(configuration, predictor.configuration_schema)
+        predictions = predictor.predict(instances, configuration, deadline)
+        headers = [(INSTANCE_COUNT, str(len(instances)))]
+        custom = environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES")
+        if custom is not None:
+            headers.append((CUSTOM_ATTRIBUTES, custom))
+        return Response(codecs.encode_json(predictions), mimetype=response_type, headers=headers)
 
     @app.get("/execution-parameters")
     def execution_parameters() -> Response:
@@ -96,11 +106,6 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
     @app.get("/openapi.json")
     def openapi() -> Response:
         return _json(description)
-
-    @app.after_request
-    def count_instances(response: Response) -> Response:
-        response.headers[INSTANCE_COUNT] = str(g.get("instances", 0))
-        return response
 
     @app.errorhandler(KindlingError)
     def kindling_error(exc: KindlingError) -> Response:

@@ -19,6 +19,11 @@ WRITES = (JSON,)
 EXAMPLE = '{"instances": ["some text"], "configuration": {"k": 2}}'
 
 
+def mimetype_of(content_type: str) -> str:
+    """'application/json; charset=utf-8' -> 'application/json'."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def check_content_type(mimetype: str) -> None:
     if mimetype not in READS:
         shown = mimetype or "no Content-Type"

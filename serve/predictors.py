@@ -26,6 +26,7 @@ FASTTEXT_LOG_EPSILON = 1e-5
 class Predictor(Protocol):
     task: str
     configuration_schema: dict  # JSON schema of the request's "configuration" for this task
+    default_configuration: dict  # the configuration when a request gives none
     response_schema: dict  # JSON schema of one result
 
     def predict(self, instances: list[str], configuration: dict, deadline: float) -> list[dict]: ...
@@ -47,6 +48,7 @@ class ClassificationPredictor:
         "properties": {"k": {"type": "integer", "minimum": 1, "default": 1,
                              "description": "labels per instance; more than the model has returns them all"}},
     }
+    default_configuration = {"k": 1}
     response_schema = {
         "type": "object", "required": ["label", "prob"], "additionalProperties": False,
         "properties": {"label": {"type": "array", "items": {"type": "string"}},

@@ -1,16 +1,19 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import MIMEAccept
 
 from container.errors import KindlingError
 from serve import api, codecs
 from serve.predictors import ClassificationPredictor
+from serve.schemas import first_problem
 
 
 def check(body, tasks=("classification",), max_instances=100):
     data = codecs.decode_json(body if isinstance(body, bytes) else json.dumps(body).encode())
-    api.check_request(data, list(tasks), max_instances)
+    api.check_request(data, api.request_schema(list(tasks), max_instances))
     return data
 
 
@@ -73,3 +76,22 @@ def test_content_type_and_accept_negotiation():
     with pytest.raises(KindlingError) as info:
         codecs.choose_response_type(MIMEAccept([("text/html", 1)]))
     assert info.value.status == 406
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda children: st.lists(children, max_size=4)
+                           | st.dictionaries(st.text(max_size=12), children, max_size=4), max_leaves=12)
+request_like = st.fixed_dictionaries({}, optional={
+    "instances": st.lists(st.text(max_size=20) | json_values, max_size=5) | json_values,
+    "configuration": st.dictionaries(st.sampled_from(["k", "x"]), json_values, max_size=2) | json_values,
+    "task": st.sampled_from(["classification", "other"]) | json_values,
+    "extra": json_values,
+}) | json_values
+
+
+@settings(max_examples=1500, deadline=None)
+@given(request_like)
+def test_the_fast_path_accepts_only_what_the_schema_accepts(data):
+    schema = api.request_schema(["classification"], 3)
+    if api.is_plain_request(data, ["classification"], 3):
+        assert first_problem(data, schema) is None
