@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import threading
+import time
 
 from gunicorn.glogging import Logger
 
@@ -28,16 +29,24 @@ class BufferedLineHandler(logging.Handler):
         self.limit = limit
         self.lines: list[str] = []
         self.size = 0
-        self.flusher_pid = None  # a thread does not survive fork: start one per worker process
+        self.flushing = False  # a thread does not survive fork: each worker process starts its own
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self.flushing = False
+        self.lines, self.size = [], 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        line = self.format(record) + "\n"
+        self.add(self.format(record) + "\n")
+
+    def add(self, line: str) -> None:
+        """Queue one finished line (the access logger's fast path skips LogRecord and formatting)."""
         self.lines.append(line)
         self.size += len(line)
         if self.size >= self.limit:
             self.flush()
-        if self.flusher_pid != os.getpid():
-            self.flusher_pid = os.getpid()
+        if not self.flushing:
+            self.flushing = True
             threading.Thread(target=self._flush_periodically, name="access-log", daemon=True).start()
 
     def _flush_periodically(self) -> None:
@@ -57,15 +66,34 @@ class BufferedLineHandler(logging.Handler):
             pass  # stdout gone (shutdown): nothing left to tell
 
 
+class _Clock:
+    """'2026-11-26 07:06:35,652' like logging's asctime, with the date part formatted once a second."""
+
+    def __init__(self):
+        self.second = -1
+        self.prefix = ""
+
+    def now(self) -> str:
+        moment = time.time()
+        second = int(moment)
+        if second != self.second:
+            self.second, self.prefix = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        return f"{self.prefix},{int((moment - second) * 1000):03d}"
+
+
 class AccessLogger(Logger):
+    buffered: BufferedLineHandler | None = None
+
     def setup(self, cfg) -> None:
         super().setup(cfg)
+        self.buffered = None
         if cfg.accesslog == "-":
             for handler in list(self.access_log.handlers):
                 self.access_log.removeHandler(handler)
-            handler = BufferedLineHandler(sys.stdout)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-            self.access_log.addHandler(handler)
+            self.buffered = BufferedLineHandler(sys.stdout)
+            self.buffered.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+            self.access_log.addHandler(self.buffered)
+            self.clock = _Clock()
 
     def access(self, resp, req, environ, request_time) -> None:
         if not self.access_log_enabled:
@@ -76,5 +104,11 @@ class AccessLogger(Logger):
                 instances = value
                 break
         milliseconds = request_time.seconds * 1000 + request_time.microseconds / 1000
-        self.access_log.info("access %s %s %s %dB %.1fms instances=%s", req.method, req.path, resp.status_code,
-                             resp.sent, milliseconds, instances)
+        if self.buffered is None:
+            self.access_log.info("access %s %s %s %dB %.1fms instances=%s", req.method, req.path, resp.status_code,
+                                 resp.sent, milliseconds, instances)
+            return
+        line = (f"{self.clock.now()} access {req.method} {req.path} {resp.status_code} {resp.sent}B "
+                f"{milliseconds:.1f}ms instances={instances}\n")
+        with self.buffered.lock:
+            self.buffered.add(line)

@@ -87,7 +87,7 @@ class ClassificationPredictor:
             texts = [self.tokenizer.normalize(text) for text in instances[start:start + self.CHUNK]]
             labels_per_text, probs_per_text = self.model.predict(texts, k=k)
             results += [
-                {"label": list(labels), "prob": [min(1.0, max(0.0, float(p) - FASTTEXT_LOG_EPSILON)) for p in probs]}
+                {"label": list(labels), "prob": [min(1.0, max(0.0, p - FASTTEXT_LOG_EPSILON)) for p in probs.tolist()]}
                 for labels, probs in zip(labels_per_text, probs_per_text)
             ]
         return results

@@ -199,24 +199,30 @@ def large_model_memory(model: Path) -> dict:
 
 # --- soak ------------------------------------------------------------------------------------------
 def soak(model: Path, capacity_rps: float, seconds: int) -> dict:
+    """Paced load: each connection pauses DELAY_MS between requests; the connection count sets the rate."""
+    delay_ms = 10
     target = 0.8 * capacity_rps
     with kindling(model, 2) as server:
         wait_for_ping(server.url, 30)
         wrk(server.url, 2)
-        delay, achieved = 1, None
-        for delay in (2, 4, 6, 8, 10, 12, 15, 20, 25, 30, 40):  # paced connections: pick ~80 % of capacity
-            achieved = wrk(server.url, 3, delay_ms=delay)["rps"]
-            if achieved <= target:
+        connections = max(1, round(target * (delay_ms + 2) / 1000))
+        for _ in range(3):  # calibrate: rate is close to proportional to the connection count
+            achieved = wrk(server.url, 4, connections=connections, delay_ms=delay_ms)["rps"]
+            if abs(achieved - target) <= 0.05 * target:
                 break
-        log(f"soak: {seconds} s at {achieved:.0f} req/s ({achieved / capacity_rps:.0%} of {capacity_rps:.0f}), "
-            f"16 connections each pausing {delay} ms")
+            connections = max(1, round(connections * target / achieved))
+        log(f"soak: {seconds} s, {connections} connections pausing {delay_ms} ms, aiming at {target:.0f} req/s "
+            f"(80 % of {capacity_rps:.0f})")
         rss_start = server.memory_kib("Rss")
-        result = wrk(server.url, seconds, delay_ms=delay)
+        result = wrk(server.url, seconds, connections=connections, delay_ms=delay_ms)
         rss_end = server.memory_kib("Rss")
-    return {"seconds": seconds, "target_rps": round(target, 1), "delay_ms": delay, "rps": result["rps"],
-            "share_of_capacity": result["rps"] / capacity_rps, "requests": result["requests"],
-            "errors": result["errors"], "p99_ms": result["p99_ms"], "rss_mb_start": round(rss_start / 1024, 1),
-            "rss_mb_end": round(rss_end / 1024, 1), "rss_growth": (rss_end - rss_start) / rss_start}
+    log(f"soak: {result['rps']:.0f} req/s ({result['rps'] / capacity_rps:.0%}), {result['errors']} errors, "
+        f"RSS {rss_start / 1024:.0f} -> {rss_end / 1024:.0f} MB")
+    return {"seconds": seconds, "target_rps": round(target, 1), "connections": connections, "delay_ms": delay_ms,
+            "rps": result["rps"], "share_of_capacity": result["rps"] / capacity_rps, "requests": result["requests"],
+            "errors": result["errors"], "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
+            "rss_mb_start": round(rss_start / 1024, 1), "rss_mb_end": round(rss_end / 1024, 1),
+            "rss_growth": (rss_end - rss_start) / rss_start}
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
 """`docker run IMAGE serve` on the host network: real HTTP on 127.0.0.1."""
 
+import re
 import time
 
 import fasttext
@@ -8,7 +9,7 @@ import requests
 
 from container.tokenizer import Tokenizer
 from serve.predictors import FASTTEXT_LOG_EPSILON
-from tests.image.docker import serving, wait_for_ping
+from tests.image.docker import docker, serving, wait_for_ping
 from tests.sagemaker_tree import labelled_lines
 
 
@@ -17,7 +18,7 @@ def server(image_bundle):
     paths, _ = image_bundle
     with serving(paths.model) as (url, container):
         seconds = wait_for_ping(url, 10, container)
-        yield url, seconds, paths
+        yield url, seconds, paths, container
 
 
 def invoke(url, body, **headers):
@@ -27,13 +28,13 @@ def invoke(url, body, **headers):
 
 
 def test_ping_answers_within_10_seconds(server):
-    url, seconds, _ = server
+    url, seconds, _, _ = server
     assert seconds < 10
     assert requests.get(f"{url}/ping", timeout=2).json()["tasks"] == ["classification"]
 
 
 def test_top_k_labels_sorted_and_summing_to_at_most_one(server):
-    url, _, _ = server
+    url, _, _, _ = server
     response = invoke(url, {"instances": ["rocket orbit planet", "butter garlic oven"], "configuration": {"k": 3}})
     assert response.status_code == 200
     for record in response.json():
@@ -42,7 +43,7 @@ def test_top_k_labels_sorted_and_summing_to_at_most_one(server):
 
 
 def test_prediction_for_a_training_sentence_matches_in_process_fasttext(server):
-    url, _, paths = server
+    url, _, paths, _ = server
     sentence = labelled_lines(300, 1)[0].split(" ", 1)[1]  # the text of the first training line
     served = invoke(url, {"instances": [sentence], "configuration": {"k": 2}}).json()[0]
     model = fasttext.load_model(str(paths.model / "model.bin"))
@@ -56,7 +57,7 @@ def test_prediction_for_a_training_sentence_matches_in_process_fasttext(server):
     ({"instances": ["x"]}, {"Content-Type": "text/csv"}, 415), ({"instances": ["x"]}, {"Accept": "text/html"}, 406),
 ])
 def test_errors_are_json_over_real_http(server, body, headers, status):
-    url, _, _ = server
+    url, _, _, _ = server
     response = invoke(url, body, **headers)
     assert response.status_code == status
     assert response.headers["Content-Type"].startswith("application/json") and response.json()["error"]["message"]
@@ -80,3 +81,14 @@ def test_a_missing_bundle_keeps_the_server_up_with_503(tmp_path):
             except requests.RequestException:
                 time.sleep(0.1)
         assert response is not None and response.status_code == 503 and "manifest.json is missing" in response.json()["error"]["message"]
+
+
+def test_one_access_line_per_request_and_a_startup_line(server):
+    url, _, _, container = server
+    response = requests.post(f"{url}/invocations", json={"instances": ["a", "b", "c"]}, timeout=5)
+    assert response.status_code == 200 and response.headers["X-Instance-Count"] == "3"
+    time.sleep(1.5)  # access lines are flushed at least once a second
+    logs = docker("logs", container)
+    text = logs.stdout + logs.stderr
+    assert re.search(r"access POST /invocations 200 \d+B [\d.]+ms instances=3", text)
+    assert re.search(r"loaded bundle \S+ in [\d.]+ s: tasks classification; port \d+, 2 gthread workers x 4 threads", text)

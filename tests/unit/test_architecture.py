@@ -31,3 +31,19 @@ def test_train_and_serve_never_import_each_other(package, forbidden):
 def test_container_core_imports_nothing_heavy_at_module_level():
     offenders = {p.name: sorted(imports(p, top_level_only=True) & HEAVY) for p in (ROOT / "container").rglob("*.py")}
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_no_shell_or_eval_anywhere_in_the_product():
+    """Request and hyperparameter data never reach a shell or an evaluator."""
+    offenders = []
+    for path in [*ROOT.glob("container/**/*.py"), *ROOT.glob("train/**/*.py"), *ROOT.glob("serve/**/*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                if name in {"eval", "exec", "system", "popen"}:
+                    offenders.append(f"{path.name}:{node.lineno} {name}()")
+                for keyword in node.keywords:
+                    if keyword.arg == "shell" and getattr(keyword.value, "value", False) is True:
+                        offenders.append(f"{path.name}:{node.lineno} shell=True")
+    assert offenders == []
