@@ -12,6 +12,12 @@ from serve.schemas import validate, with_defaults
 
 REQUEST_KEYS = {"instances", "configuration", "task"}
 FIELD_CODES = {"instances": "bad_instances", "configuration": "bad_configuration", "task": "bad_task"}
+LINES = {
+    "jsonlines": 'one {"source": "text", "k": 2} object per line (batch transform, SplitType=Line)',
+    "csv": "one text per line, in the first column",
+    "text": "one text per line",
+    "answers": "one result object per input line, same order (the default answer to line-based requests)",
+}
 HINT = 'Send e.g. {"instances": ["first text", "second text"], "configuration": {"k": 2}}.'
 
 
@@ -86,11 +92,20 @@ def openapi(task_kinds: dict[str, type], settings: ServeSettings) -> dict:
                                   "503": _error_response("no usable bundle")}}},
             "/invocations": {"post": {
                 "summary": "Predict for a batch of texts",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": body}},
-                                "description": f"at most {limit} bytes"},
+                "requestBody": {"required": True, "description": f"at most {limit} bytes", "content": {
+                    "application/json": {"schema": body},
+                    # The patterns describe a safe subset of each line format, so generated "valid" bodies are
+                    # valid; the prose says what is accepted in full.
+                    "application/jsonlines": {"schema": {"type": "string", "description": LINES["jsonlines"],
+                                                         "pattern": r'^(\{"source": "[a-z ]{0,40}"\}\n){1,50}$'}},
+                    "text/csv": {"schema": {"type": "string", "description": LINES["csv"],
+                                            "pattern": r'^[^,"\r]{1,2000}$'}},
+                    "text/plain": {"schema": {"type": "string", "description": LINES["text"],
+                                              "pattern": r"^[^\r]{1,2000}$"}}}},
                 "responses": {
-                    "200": {"description": "one result per instance, in order", "content": {"application/json": {
-                        "schema": {"type": "array", "items": one(responses)}}}},
+                    "200": {"description": "one result per instance, in order", "content": {
+                        "application/json": {"schema": {"type": "array", "items": one(responses)}},
+                        "application/jsonlines": {"schema": {"type": "string", "description": LINES["answers"]}}}},
                     "400": _error_response("the body is not valid JSON or not of this shape"),
                     "406": _error_response("Accept names no type the server writes"),
                     "413": _error_response(f"body over {limit} bytes or more than {settings.max_instances} instances"),

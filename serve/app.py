@@ -42,6 +42,27 @@ def _check_encodable(instances: list[str]) -> None:
                                 code="bad_instances", hint="Send valid Unicode text.") from None
 
 
+def _predict_lines(predictor: Predictor, instances: list[str], per_line: list[dict], deadline: float) -> list[dict]:
+    """Batch-transform lines may each carry their own configuration (BlazingText's per-line "k"):
+    predict each group of equal configuration at once, then put every answer back on its line."""
+    groups: dict[str, tuple[dict, list[int]]] = {}
+    for index, overrides in enumerate(per_line):
+        try:
+            configuration = api.check_configuration(overrides, predictor.configuration_schema) if overrides \
+                else predictor.default_configuration
+        except KindlingError as exc:
+            raise KindlingError(f"Line {index + 1}: {exc.message}", code=exc.code, status=exc.status,
+                                hint=exc.hint) from None
+        key = json.dumps(configuration, sort_keys=True)
+        groups.setdefault(key, (configuration, []))[1].append(index)
+    results: list = [None] * len(instances)
+    for configuration, indices in groups.values():
+        answers = predictor.predict([instances[i] for i in indices], configuration, deadline)
+        for index, answer in zip(indices, answers):
+            results[index] = answer
+    return results
+
+
 def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
                load_error: KindlingError | None = None) -> Flask:
     app = Flask("kindling")
@@ -75,27 +96,38 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
         # is checked without the generic validator (see api.is_plain_request); ~2x less Python per call.
         deadline = time.monotonic() + settings.request_deadline
         environ = request.environ
-        codecs.check_content_type(codecs.mimetype_of(environ.get("CONTENT_TYPE", "")))
+        mimetype = codecs.mimetype_of(environ.get("CONTENT_TYPE", ""))
+        codecs.check_content_type(mimetype)
         accept = environ.get("HTTP_ACCEPT")
-        response_type = codecs.JSON if accept in (None, "", "*/*", codecs.JSON) else \
-            codecs.choose_response_type(request.accept_mimetypes)
-        data = codecs.decode_json(request.get_data(cache=False))
+        response_type = codecs.JSON if mimetype == codecs.JSON and accept in (None, "", "*/*", codecs.JSON) else \
+            codecs.choose_response_type(request.accept_mimetypes, mimetype)
+        body = request.get_data(cache=False)
+        if mimetype == codecs.JSON:
+            instances, predictions = _predict_json(codecs.decode_json(body), deadline)
+        else:
+            instances, per_line = codecs.decode_lines(body, mimetype)
+            if load_error is not None:
+                raise load_error
+            api.check_request({"instances": instances}, body_schema)
+            _check_encodable(instances)
+            predictions = _predict_lines(pick(None), instances, per_line, deadline)
+        headers = [(INSTANCE_COUNT, str(len(instances)))]
+        custom = environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES")
+        if custom is not None:
+            headers.append((CUSTOM_ATTRIBUTES, custom))
+        return Response(codecs.encode(predictions, response_type), mimetype=response_type, headers=headers)
+
+    def _predict_json(data, deadline: float) -> tuple[list[str], list[dict]]:
         if load_error is not None:
             raise load_error
         if not api.is_plain_request(data, tasks, settings.max_instances):
             api.check_request(data, body_schema)
             _check_encodable(data["instances"])
-        instances = data["instances"]
         predictor = pick(data.get("task"))
         configuration = data.get("configuration")
         configuration = predictor.default_configuration if not configuration else \
             api.check_configuration(configuration, predictor.configuration_schema)
-        predictions = predictor.predict(instances, configuration, deadline)
-        headers = [(INSTANCE_COUNT, str(len(instances)))]
-        custom = environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES")
-        if custom is not None:
-            headers.append((CUSTOM_ATTRIBUTES, custom))
-        return Response(codecs.encode_json(predictions), mimetype=response_type, headers=headers)
+        return data["instances"], predictor.predict(data["instances"], configuration, deadline)
 
     @app.get("/execution-parameters")
     def execution_parameters() -> Response:

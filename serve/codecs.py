@@ -14,8 +14,12 @@ import json
 from container.errors import KindlingError
 
 JSON = "application/json"
-READS = (JSON,)
-WRITES = (JSON,)
+JSONLINES = "application/jsonlines"
+CSV = "text/csv"
+TEXT = "text/plain"
+READS = (JSON, JSONLINES, CSV, TEXT)
+WRITES = (JSON, JSONLINES)
+LINE_TYPES = (JSONLINES, CSV, TEXT)  # one record per line: SageMaker batch transform with SplitType=Line
 EXAMPLE = '{"instances": ["some text"], "configuration": {"k": 2}}'
 
 
@@ -31,10 +35,14 @@ def check_content_type(mimetype: str) -> None:
                             hint=f"Send Content-Type: {', '.join(READS)} with a body like {EXAMPLE}.")
 
 
-def choose_response_type(accept_mimetypes) -> str:
-    """The best type we can write for the Accept header; no header or */* means JSON."""
+def choose_response_type(accept_mimetypes, request_type: str = JSON) -> str:
+    """The best type we can write for the Accept header. Without a preference, line-based requests get
+    JSON Lines back (one output line per input line, as batch transform's AssembleWith=Line needs)."""
+    default = JSONLINES if request_type in LINE_TYPES else JSON
     if not accept_mimetypes:
-        return JSON
+        return default
+    if accept_mimetypes.best == "*/*":
+        return default
     best = accept_mimetypes.best_match(WRITES)
     if best is None:
         raise KindlingError(
@@ -75,3 +83,64 @@ def decode_json(body: bytes):
 
 def encode_json(value) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+
+def _lines(body: bytes) -> list[str]:
+    """The body's lines; one final newline ends the last line rather than starting an empty one."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body[:exc.start].count(b"\n") + 1
+        raise KindlingError(f"Line {line} of the request body is not UTF-8.", code="bad_encoding",
+                            hint="Encode the body as UTF-8.") from None
+    if not text:
+        raise KindlingError("The request body is empty.", code="empty_body", hint="Send one record per line.")
+    if text.endswith("\n"):
+        text = text[:-1]
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def decode_lines(body: bytes, mimetype: str) -> tuple[list[str], list[dict]]:
+    """Line-based bodies -> (instances, per-line configuration), one instance per line, order kept.
+
+    application/jsonlines: BlazingText's `{"source": "text", "k": 2}` per line (any other key is the
+    task's configuration, checked later). text/plain: each line is a text. text/csv: the first column
+    of each line is the text (CSV quoting allowed).
+    """
+    lines = _lines(body)
+    if mimetype == TEXT:
+        return lines, [{} for _ in lines]
+    if mimetype == CSV:
+        import csv
+
+        instances = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                row = next(csv.reader([line]), [])
+            except csv.Error as exc:
+                raise KindlingError(f"Line {number} of the CSV body cannot be read: {exc}.", code="bad_csv",
+                                    hint="One text per line; quote texts that contain commas or quotes.") from None
+            if len(row) > 1:
+                raise KindlingError(f"Line {number} of the CSV body has {len(row)} columns; one text per line is read.",
+                                    code="bad_csv", hint='Quote texts that contain commas: "a, b".')
+            instances.append(row[0] if row else "")
+        return instances, [{} for _ in instances]
+    instances, configurations = [], []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise KindlingError(f"Line {number} is not a JSON object ({exc}).", code="bad_json",
+                                hint='Each line must be like {"source": "some text"}.') from None
+        if not isinstance(record, dict) or not isinstance(record.get("source"), str):
+            raise KindlingError(f'Line {number} has no "source" text.', code="bad_instances",
+                                hint='Each line must be like {"source": "some text", "k": 2}.')
+        instances.append(record.pop("source"))
+        configurations.append(record)
+    return instances, configurations
+
+
+def encode(predictions: list, mimetype: str) -> bytes:
+    if mimetype == JSONLINES:
+        return "".join(json.dumps(item, separators=(",", ":")) + "\n" for item in predictions).encode("utf-8")
+    return encode_json(predictions)

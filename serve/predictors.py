@@ -46,9 +46,11 @@ class ClassificationPredictor:
     configuration_schema = {
         "type": "object", "additionalProperties": False,
         "properties": {"k": {"type": "integer", "minimum": 1, "default": 1,
-                             "description": "labels per instance; more than the model has returns them all"}},
+                             "description": "labels per instance; more than the model has returns them all"},
+                       "threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.0,
+                                     "description": "leave out labels below this probability"}},
     }
-    default_configuration = {"k": 1}
+    default_configuration = {"k": 1, "threshold": 0.0}
     response_schema = {
         "type": "object", "required": ["label", "prob"], "additionalProperties": False,
         "properties": {"label": {"type": "array", "items": {"type": "string"}},
@@ -85,7 +87,7 @@ class ClassificationPredictor:
         for start in range(0, len(instances), self.CHUNK):
             check_deadline(deadline, start, len(instances))
             texts = [self.tokenizer.normalize(text) for text in instances[start:start + self.CHUNK]]
-            labels_per_text, probs_per_text = self.model.predict(texts, k=k)
+            labels_per_text, probs_per_text = self.model.predict(texts, k=k, threshold=configuration["threshold"])
             results += [
                 {"label": list(labels), "prob": [min(1.0, max(0.0, p - FASTTEXT_LOG_EPSILON)) for p in probs.tolist()]}
                 for labels, probs in zip(labels_per_text, probs_per_text)

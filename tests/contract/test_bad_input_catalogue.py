@@ -45,7 +45,7 @@ TRAINING = [
 BODY = {"instances": ["rocket"]}
 # (id, method, path, body, headers, settings env, status, words in error.message)
 SERVING = [
-    ("content-type", "POST", "/invocations", BODY, {"Content-Type": "text/csv"}, {}, 415, "cannot read text/csv"),
+    ("content-type", "POST", "/invocations", BODY, {"Content-Type": "application/xml"}, {}, 415, "cannot read application/xml"),
     ("accept", "POST", "/invocations", BODY, {"Accept": "text/html"}, {}, 406, "cannot answer with any type"),
     ("empty-body", "POST", "/invocations", b"", {}, {}, 400, "The request body is empty"),
     ("bad-json", "POST", "/invocations", b"{oops", {}, {}, 400, "is not valid JSON"),

@@ -73,7 +73,7 @@ def test_custom_attributes_are_echoed(client):
     ({"instances": ["x"], "configuration": {"k": True}}, {}, 400, "bad_configuration"),
     ({"instances": ["x"], "configuration": {"top_k": 2}}, {}, 400, "bad_configuration"),
     ({"instances": ["x"], "task": "entities"}, {}, 400, "bad_task"),
-    ({"instances": ["x"]}, {"Content-Type": "text/csv"}, 415, "unsupported_media_type"),
+    ({"instances": ["x"]}, {"Content-Type": "application/xml"}, 415, "unsupported_media_type"),
     ({"instances": ["x"]}, {"Content-Type": "application/octet-stream"}, 415, "unsupported_media_type"),
     ({"instances": ["x"]}, {"Accept": "text/html"}, 406, "not_acceptable"),
     (json.dumps(json.dumps({"instances": ["x"]})), {}, 400, "double_encoded_json"),

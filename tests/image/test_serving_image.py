@@ -1,5 +1,6 @@
 """`docker run IMAGE serve` on the host network: real HTTP on 127.0.0.1."""
 
+import json
 import re
 import time
 
@@ -54,7 +55,7 @@ def test_prediction_for_a_training_sentence_matches_in_process_fasttext(server):
 
 @pytest.mark.parametrize("body, headers, status", [
     (b"{not json", {}, 400), ({"instances": []}, {}, 400), ({"instances": ["x"], "configuration": {"k": 0}}, {}, 400),
-    ({"instances": ["x"]}, {"Content-Type": "text/csv"}, 415), ({"instances": ["x"]}, {"Accept": "text/html"}, 406),
+    ({"instances": ["x"]}, {"Content-Type": "application/xml"}, 415), ({"instances": ["x"]}, {"Accept": "text/html"}, 406),
 ])
 def test_errors_are_json_over_real_http(server, body, headers, status):
     url, _, _, _ = server
@@ -92,3 +93,19 @@ def test_one_access_line_per_request_and_a_startup_line(server):
     text = logs.stdout + logs.stderr
     assert re.search(r"access POST /invocations 200 \d+B [\d.]+ms instances=3", text)
     assert re.search(r"loaded bundle \S+ in [\d.]+ s: tasks classification; port \d+, 2 gthread workers x 4 threads", text)
+
+
+def test_a_batch_transform_request_of_10000_json_lines(server):
+    """SageMaker batch transform (MULTI_RECORD, SplitType=Line): 10,000 lines in, 10,000 lines out, in order."""
+    url, _, _, _ = server
+    texts = [line.split(" ", 1)[1] for line in labelled_lines(10000, 11)]
+    body = "".join(json.dumps({"source": text}) + "\n" for text in texts)
+    response = requests.post(f"{url}/invocations", data=body.encode(), timeout=60,
+                             headers={"Content-Type": "application/jsonlines", "Accept": "application/jsonlines"})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/jsonlines")
+    answers = [json.loads(line) for line in response.text.splitlines()]
+    assert len(answers) == 10000
+    batched = invoke(url, {"instances": texts}).json()
+    assert answers == batched
+    for index in range(0, 10000, 250):  # and single-record requests agree with their lines
+        assert invoke(url, {"instances": [texts[index]]}).json()[0] == answers[index]

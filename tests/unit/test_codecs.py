@@ -63,13 +63,13 @@ def test_classification_configuration_is_checked_against_its_schema(configuratio
 
 
 def test_configuration_defaults_are_filled_in():
-    assert api.check_configuration({}, ClassificationPredictor.configuration_schema) == {"k": 1}
+    assert api.check_configuration({}, ClassificationPredictor.configuration_schema) == {"k": 1, "threshold": 0.0}
 
 
 def test_content_type_and_accept_negotiation():
     codecs.check_content_type("application/json")
     with pytest.raises(KindlingError) as info:
-        codecs.check_content_type("text/csv")
+        codecs.check_content_type("application/xml")
     assert info.value.status == 415
     assert codecs.choose_response_type(MIMEAccept([("*/*", 1)])) == "application/json"
     assert codecs.choose_response_type(MIMEAccept([])) == "application/json"
