@@ -1,8 +1,9 @@
-"""Read a channel directory of fastText-format lines into one normalized training file.
+"""Read a channel directory of labelled text into one normalized fastText training file.
 
 Every regular file under the channel (recursively, in name order; hidden files skipped) is read;
-.gz and .bz2 files are decompressed on the fly. Each line's `__label__` tokens are kept as they are
-and its text goes through the shared tokenizer, so serving sees text exactly as training did.
+.gz and .bz2 files are decompressed on the fly; each file's format (fastText lines, JSON Lines /
+augmented manifest, CSV) is decided in train/formats.py. Labels are kept as fastText labels and the
+text goes through the shared tokenizer, so serving sees text exactly as training did.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import IO, Iterator
 
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
+from train.formats import Reading, format_of, records
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ class PreparedChannel:
     skipped_unlabelled: int = 0
     skipped_empty: int = 0
     labels: Counter = field(default_factory=Counter)
+    formats: dict = field(default_factory=dict)
 
 
 def channel_files(channel: str, directory: Path) -> list[Path]:
@@ -67,21 +70,19 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def prepare_labelled(channel: str, directory: Path, out_path: Path, tokenizer: Tokenizer,
-                     label_prefix: str = "__label__") -> PreparedChannel:
+                     reading: Reading = Reading(), content_type: str | None = None) -> PreparedChannel:
     files = channel_files(channel, directory)
     prepared = PreparedChannel(path=out_path, files=files)
     try:
         with open(out_path, "w", encoding="utf-8") as out:
             for path in files:
-                for _, line in _lines(path):
-                    tokens = line.split()
-                    if not tokens:
-                        continue
-                    labels = [t for t in tokens if t.startswith(label_prefix) and len(t) > len(label_prefix)]
+                file_format = format_of(path, content_type, reading.input_format)
+                prepared.formats[file_format] = prepared.formats.get(file_format, 0) + 1
+                for labels, raw in records(path, _lines(path), file_format, reading):
                     if not labels:
                         prepared.skipped_unlabelled += 1
                         continue
-                    text = tokenizer.normalize(" ".join(t for t in tokens if not t.startswith(label_prefix)))
+                    text = tokenizer.normalize(raw)
                     if not text:
                         prepared.skipped_empty += 1
                         continue
@@ -94,14 +95,16 @@ def prepare_labelled(channel: str, directory: Path, out_path: Path, tokenizer: T
     if prepared.examples == 0:
         names = ", ".join(str(p) for p in files[:3]) + (" ..." if len(files) > 3 else "")
         raise KindlingError(
-            f"The {channel!r} channel has no labelled lines ({names}: {prepared.skipped_unlabelled} lines without "
-            f"a {label_prefix} token, {prepared.skipped_empty} with a label but no text).",
+            f"The {channel!r} channel has no labelled lines ({names}: {prepared.skipped_unlabelled} records without "
+            f"a label ({reading.label_prefix} token or {reading.label_field!r} value), {prepared.skipped_empty} "
+            f"with a label but no text).",
             code="no_labelled_lines",
-            hint=f"Each line must look like `{label_prefix}positive a great film`.",
+            hint=f"fastText lines look like `{reading.label_prefix}positive a great film`; JSON Lines and CSV need "
+                 f"the label_field and text_field hyperparameters to name your fields.",
         )
     if prepared.skipped_unlabelled or prepared.skipped_empty:
         log.warning("%s channel: skipped %d lines without a label and %d labelled lines without text",
                     channel, prepared.skipped_unlabelled, prepared.skipped_empty)
-    log.info("%s channel: %d examples, %d labels from %d file(s)", channel, prepared.examples,
-             len(prepared.labels), len(files))
+    log.info("%s channel: %d examples, %d labels from %d file(s) (%s)", channel, prepared.examples,
+             len(prepared.labels), len(files), ", ".join(f"{n} {name}" for name, n in sorted(prepared.formats.items())))
     return prepared

@@ -18,6 +18,7 @@ from container.errors import KindlingError
 from container.logs import metric
 from container.tokenizer import SCHEMES, Tokenizer
 from train.channels import prepare_labelled
+from train.formats import FORMATS, Reading
 from train.environment import TrainingEnvironment
 from train.isolated import run_isolated
 from train.progress import line_progress
@@ -48,6 +49,10 @@ class SupervisedParams:
     label_prefix: str = hp.param("__label__", "prefix that marks labels", aliases=("label",))
     threads: int = hp.param(0, "training threads (0 = one per CPU)", aliases=("thread",), minimum=0)
     seed: int = hp.param(0, "random seed (fastText's; results vary across thread counts)", minimum=0)
+    input_format: str = hp.param("auto", "fasttext, jsonlines (incl. augmented manifests) or csv; auto: by "
+                                 "ContentType, then file extension", choices=FORMATS)
+    text_field: str = hp.param("source", "JSON Lines attribute / CSV column holding the text")
+    label_field: str = hp.param("label", "JSON Lines attribute / CSV column holding the label(s)")
     tokenizer: str = hp.param("regex", "text normalization shared with serving", choices=SCHEMES)
     lowercase: bool = hp.param(True, "lower-case text before training and serving")
 
@@ -78,12 +83,21 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
         log.warning("ignoring channel(s) %s: mode=supervised reads only 'train' and 'validation'", ", ".join(extra))
 
     with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
-        train_data = prepare_labelled("train", env.paths.channel("train"), Path(scratch) / "train.txt",
-                                      tokenizer, params.label_prefix)
+        reading = Reading(params.input_format, params.text_field, params.label_field, params.label_prefix)
+
+        def prepare(channel: str):
+            content_type = env.channels[channel].content_type if channel in env.channels else None
+            return prepare_labelled(channel, env.paths.channel(channel), Path(scratch) / f"{channel}.txt", tokenizer,
+                                    reading, content_type)
+
+        train_data = prepare("train")
+        if len(train_data.labels) < 2:
+            raise KindlingError(
+                f"The 'train' channel has only one label ({next(iter(train_data.labels))}); a classifier needs two "
+                "or more.", code="single_class", hint="Add examples of the other classes, or check label_field.")
         validation = None
         if "validation" in env.channels or env.paths.channel("validation").is_dir():
-            validation = prepare_labelled("validation", env.paths.channel("validation"),
-                                          Path(scratch) / "validation.txt", tokenizer, params.label_prefix)
+            validation = prepare("validation")
         print(f"Number of train examples: {train_data.examples}", flush=True)
         args = params.fasttext_args(env.num_cpus)
         log.info("fastText train_supervised %s", " ".join(f"{k}={v}" for k, v in sorted(args.items())))

@@ -35,10 +35,15 @@ TRAINING = [
     ("no-train-channel", dict(channels={"validation": {"v.txt": "__label__a x\n"}}), "'train' channel is missing"),
     ("empty-channel", dict(channels={"train": {}}), "contains no files"),
     ("empty-file", dict(channels={"train": {"empty.txt": ""}}), "has no labelled lines"),
-    ("no-labels", dict(channels={"train": {"t.txt": "just text\n"}}), "without a __label__ token"),
+    ("no-labels", dict(channels={"train": {"t.txt": "just text\n"}}), "records without a label"),
     ("not-utf8", dict(channels={"train": {"t.txt": b"__label__a caf\xe9\n"}}), "is not valid UTF-8"),
     ("pipe-mode", dict(input_data_config={"train": {"TrainingInputMode": "Pipe"}}), "TrainingInputMode=Pipe"),
     ("diverged", dict(hyperparameters={**HP, "learning_rate": "1e30"}), "Training diverged"),
+    ("single-class", dict(channels={"train": {"t.txt": "__label__a one\n__label__a two\n"}}),
+     "has only one label (__label__a)"),
+    ("manifest-attribute", dict(channels={"train": {"m.manifest": '{"text": "x", "label": 1}\n'}}),
+     "line 1: no text under 'source'"),
+    ("csv-columns", dict(channels={"train": {"t.csv": "review,y\ngood,1\n"}}), "'source', 'label' missing"),
     ("rare-labels", dict(hyperparameters={**HP, "min_count_label": "100000"}), "No label was seen"),
 ]
 

@@ -89,7 +89,7 @@ def test_bad_and_unknown_hyperparameters_are_all_named(tmp_path):
     (dict(hyperparameters={"mode": "regression"}), "mode='regression' is not a mode this image trains"),
     (dict(channels={"validation": {"v.txt": "__label__a x\n"}}), "'train' channel is missing"),
     (dict(channels={"train": {"empty.txt": ""}}), "no labelled lines"),
-    (dict(channels={"train": {"plain.txt": "a line of text\nanother line\n"}}), "2 lines without a __label__ token"),
+    (dict(channels={"train": {"plain.txt": "a line of text\nanother line\n"}}), "2 records without a label"),
     (dict(channels={"train": {"latin1.txt": b"__label__a caf\xe9\n"}}), "line 1: byte 15 (b'\\xe9') is not valid UTF-8"),
     (dict(input_data_config={"train": {"TrainingInputMode": "Pipe"}}), "TrainingInputMode=Pipe"),
     (dict(hyperparameters={**FAST_HYPERPARAMETERS, "learning_rate": "1e30"}), "Training diverged"),

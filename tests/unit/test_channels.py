@@ -38,7 +38,7 @@ def test_unlabelled_and_blank_lines_are_skipped_and_counted(tmp_path):
 @pytest.mark.parametrize("files, code, words", [
     ({}, "empty_channel", "contains no files"),
     ({"a.txt": b""}, "no_labelled_lines", "no labelled lines"),
-    ({"a.txt": b"just text\nmore text\n"}, "no_labelled_lines", "2 lines without a __label__ token"),
+    ({"a.txt": b"just text\nmore text\n"}, "no_labelled_lines", "2 records without a label"),
     ({"a.txt": b"__label__x fine\n__label__y caf\xe9 latin-1\n"}, "bad_encoding", "line 2: byte 15"),
 ])
 def test_bad_channels_fail_with_a_sentence(tmp_path, files, code, words):
