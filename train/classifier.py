@@ -6,7 +6,9 @@ blazingtext_hyperparameters), with fastText's own names accepted as aliases.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from train.progress import line_progress
 log = logging.getLogger(__name__)
 TASK = "classification"
 MODEL_FILE = "model.bin"
+EVAL_FILE = "eval.json"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ class SupervisedParams:
     label_prefix: str = hp.param("__label__", "prefix that marks labels", aliases=("label",))
     threads: int = hp.param(0, "training threads (0 = one per CPU)", aliases=("thread",), minimum=0)
     seed: int = hp.param(0, "random seed (fastText's; results vary across thread counts)", minimum=0)
+    early_stopping: bool = hp.param(False, "stop adding epochs once validation accuracy stops improving "
+                                    "(needs a validation channel)")
+    patience: int = hp.param(4, "epochs without improvement before early stopping stops", minimum=1)
+    min_epochs: int = hp.param(5, "epochs always trained before early stopping may stop", minimum=1)
     input_format: str = hp.param("auto", "fasttext, jsonlines (incl. augmented manifests) or csv; auto: by "
                                  "ContentType, then file extension", choices=FORMATS)
     text_field: str = hp.param("source", "JSON Lines attribute / CSV column holding the text")
@@ -57,6 +64,9 @@ class SupervisedParams:
     lowercase: bool = hp.param(True, "lower-case text before training and serving")
 
     def validate(self) -> None:
+        if self.early_stopping and self.min_epochs > self.epochs:
+            raise KindlingError(f"min_epochs={self.min_epochs} is larger than epochs={self.epochs}.",
+                                code="bad_hyperparameters", hint="Set min_epochs <= epochs.")
         if self.max_char and self.min_char > self.max_char:
             raise KindlingError(
                 f"min_char={self.min_char} is larger than max_char={self.max_char}.", code="bad_hyperparameters",
@@ -101,10 +111,17 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
         print(f"Number of train examples: {train_data.examples}", flush=True)
         args = params.fasttext_args(env.num_cpus)
         log.info("fastText train_supervised %s", " ".join(f"{k}={v}" for k, v in sorted(args.items())))
+        if params.early_stopping and validation is None:
+            raise KindlingError("early_stopping=true needs a 'validation' channel to watch.", code="no_validation",
+                                hint="Add a validation channel, or set early_stopping=false.")
         with line_progress():
             try:
-                fitted = run_isolated(fit_and_score, str(train_data.path),
-                                      str(validation.path) if validation else None, args, str(stage / MODEL_FILE))
+                if params.early_stopping:
+                    fitted = _train_with_early_stopping(params, args, train_data.path, validation.path,
+                                                        stage / MODEL_FILE, Path(scratch))
+                else:
+                    fitted = run_isolated(fit_and_score, str(train_data.path),
+                                          str(validation.path) if validation else None, args, str(stage / MODEL_FILE))
             except (RuntimeError, ValueError) as exc:
                 raise _explain_fasttext_failure(exc, params) from exc
         labels = fitted["labels"]
@@ -119,9 +136,14 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             unseen = sorted(set(validation.labels) - set(labels))
             if unseen:
                 log.warning("validation labels never seen in training: %s", ", ".join(unseen[:10]))
-            metrics["validation_accuracy"] = fitted["validation_accuracy"]
-            metrics["validation_examples"] = validation.examples
-            metric("validation_accuracy", metrics["validation_accuracy"])
+            scores = fitted["validation"]
+            metrics.update({"validation_accuracy": scores["accuracy"], "validation_f1": scores["macro_f1"],
+                            "validation_examples": validation.examples})
+            metric("validation_accuracy", scores["accuracy"])
+            metric("validation_f1", scores["macro_f1"])
+            (stage / EVAL_FILE).write_text(json.dumps({"validation": scores, "epochs": fitted["epochs"]}, indent=2,
+                                                      sort_keys=True) + "\n", encoding="utf-8")
+        metrics["epochs"] = fitted["epochs"]
 
     write_manifest(stage, {
         "tasks": {TASK: {
@@ -129,7 +151,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             "labels": labels, "label_prefix": params.label_prefix, "hyperparameters": hp.as_dict(params),
             "metrics": metrics,
         }},
-        "files": describe_files(stage, [MODEL_FILE]),
+        "files": describe_files(stage, [name for name in (MODEL_FILE, EVAL_FILE) if (stage / name).exists()]),
     })
     return metrics
 
@@ -151,12 +173,63 @@ def fit_and_score(train_path: str, validation_path: str | None, args: dict, mode
     model = fasttext.train_supervised(input=train_path, verbose=2, **args)
     seconds = round(time.monotonic() - started, 3)
     labels = list(model.get_labels())
-    result = {"labels": labels, "seconds": seconds, "train_accuracy": _accuracy(model, train_path)}
+    result = {"labels": labels, "seconds": seconds, "epochs": args["epoch"],
+              "train_accuracy": _accuracy(model, train_path)}
     if validation_path:
-        result["validation_accuracy"] = _accuracy(model, validation_path)
+        result["validation"] = _scores(model, validation_path, len(labels))
     if labels:
         model.save_model(model_path)
     return result
+
+
+def _scores(model, path: str, label_count: int) -> dict:
+    """Accuracy (precision@1), precision/recall at 1 and 5, and per-label precision/recall/F1."""
+    examples, precision_1, recall_1 = model.test(path, k=1)
+    _, precision_5, recall_5 = model.test(path, k=min(5, label_count))
+    per_label = {label: {"precision": round(float(v["precision"]), 6), "recall": round(float(v["recall"]), 6),
+                         "f1": round(float(v["f1score"]), 6)} for label, v in model.test_label(path, k=1).items()}
+    f1s = [v["f1"] for v in per_label.values()]
+    return {"examples": examples, "accuracy": float(precision_1), "precision_at_1": float(precision_1),
+            "recall_at_1": float(recall_1), "precision_at_5": float(precision_5), "recall_at_5": float(recall_5),
+            "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0, "per_label": per_label}
+
+
+def _train_with_early_stopping(params: SupervisedParams, args: dict, train_path: Path, validation_path: Path,
+                               model_path: Path, scratch: Path) -> dict:
+    """BlazingText's early stopping (early_stopping, patience, min_epochs), honestly with fastText.
+
+    fastText has no per-epoch hook and cannot resume training, so each candidate epoch count n is a
+    complete run with epoch=n (its learning rate anneals to zero at n, as a final model's should):
+    min_epochs first, then one more epoch at a time, until validation accuracy has not improved for
+    `patience` candidates or `epochs` is reached. The best candidate is kept. The cost is the sum of the
+    candidates' epochs, which the log reports.
+    """
+    best, best_path, since_best, spent = None, None, 0, 0
+    for epochs in range(params.min_epochs, params.epochs + 1):
+        candidate = scratch / f"model-{epochs}-epochs.bin"
+        fitted = run_isolated(fit_and_score, str(train_path), str(validation_path), {**args, "epoch": epochs},
+                              str(candidate))
+        spent += epochs
+        accuracy = fitted["validation"]["accuracy"]
+        log.info("early stopping: %d epochs -> validation accuracy %.4f", epochs, accuracy)
+        if best is None or accuracy > best["validation"]["accuracy"]:
+            if best_path is not None:
+                best_path.unlink(missing_ok=True)
+            best, best_path, since_best = fitted, candidate, 0
+        else:
+            candidate.unlink(missing_ok=True)
+            since_best += 1
+            if since_best >= params.patience:
+                log.info("early stopping after %d epochs: validation accuracy has not improved for %d epoch(s) "
+                         "since %d epochs (%.4f); keeping the %d-epoch model (%d epochs trained in all)",
+                         epochs, since_best, best["epochs"], best["validation"]["accuracy"], best["epochs"], spent)
+                break
+    else:
+        log.info("early stopping did not stop: validation accuracy still improved within %d epoch(s) of epochs=%d; "
+                 "keeping the %d-epoch model (%d epochs trained in all)", params.patience, params.epochs,
+                 best["epochs"], spent)
+    os.replace(best_path, model_path)
+    return best
 
 
 def _accuracy(model, path: str) -> float:

@@ -46,12 +46,15 @@ def test_training_writes_bundle_and_metrics(tree, capfd):
     out = capfd.readouterr().out
     manifest = json.loads((tree.model / "manifest.json").read_text())
     task = manifest["tasks"]["classification"]
-    assert sorted(p.name for p in tree.model.iterdir()) == ["manifest.json", "model.bin"]
+    assert sorted(p.name for p in tree.model.iterdir()) == ["eval.json", "manifest.json", "model.bin"]
     assert task["files"] == {"model": "model.bin"} and task["tokenizer"] == {"scheme": "regex", "lowercase": True}
     assert sorted(task["labels"]) == ["__label__cooking", "__label__space", "__label__sports"]
     assert manifest["files"]["model.bin"]["bytes"] == (tree.model / "model.bin").stat().st_size
     assert {"kindling", "python", "fasttext-numpy2", "numpy"} <= set(manifest["versions"])
-    assert "#train_accuracy: " in out and "#validation_accuracy: " in out
+    assert "#train_accuracy: " in out and "#validation_accuracy: " in out and "#validation_f1: " in out
+    scores = json.loads((tree.model / "eval.json").read_text())["validation"]
+    assert set(scores["per_label"]) == set(task["labels"]) and 0.9 <= scores["macro_f1"] <= 1
+    assert scores["accuracy"] == task["metrics"]["validation_accuracy"] and "precision_at_5" in scores
     assert "Number of train examples: 300" in out
     # real learning on separable data, not a fixed answer
     assert task["metrics"]["validation_accuracy"] >= 0.9

@@ -1,6 +1,7 @@
 """`docker run -v TREE:/opt/ml IMAGE train`: the training contract through the real image."""
 
 import json
+import re
 
 from tests.image.docker import run_image
 from tests.sagemaker_tree import FAST_HYPERPARAMETERS, make_tree, open_permissions
@@ -14,7 +15,7 @@ def tree_at(tmp_path, **kwargs):
 
 def test_train_writes_bundle_and_logs_metrics(image_bundle):
     paths, result = image_bundle
-    assert sorted(p.name for p in paths.model.iterdir()) == ["manifest.json", "model.bin"]
+    assert sorted(p.name for p in paths.model.iterdir()) == ["eval.json", "manifest.json", "model.bin"]
     manifest = json.loads((paths.model / "manifest.json").read_text())
     assert manifest["tasks"]["classification"]["metrics"]["validation_accuracy"] >= 0.9
     assert "#train_accuracy: " in result.stdout and "#validation_accuracy: " in result.stdout
@@ -65,3 +66,14 @@ def test_help_and_unknown_command():
     assert "SAGEMAKER_MODEL_SERVER_WORKERS" in run_image("help").stdout
     result = run_image("fit")
     assert result.returncode == 2 and "unknown command 'fit'" in result.stderr and "usage:" in result.stderr
+
+
+def test_early_stopping_stops_and_says_why(tmp_path):
+    root = tree_at(tmp_path, hyperparameters={**FAST_HYPERPARAMETERS, "early_stopping": "True", "epochs": "30",
+                                              "min_epochs": "2", "patience": "2"})
+    result = run_image("train", volumes={root: "/opt/ml"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    stopped = re.search(r"early stopping after (\d+) epochs: validation accuracy has not improved for 2 epoch\(s\)",
+                        result.stdout)
+    assert stopped and int(stopped.group(1)) < 30
+    assert "#validation_f1: " in result.stdout and (root / "model" / "eval.json").is_file()

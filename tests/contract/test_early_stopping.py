@@ -1,0 +1,60 @@
+"""BlazingText's early stopping, run for real on data where more epochs stop helping and on data
+where they keep helping."""
+
+import json
+import random
+import re
+
+import pytest
+
+from container.paths import Paths
+from tests.sagemaker_tree import FAST_HYPERPARAMETERS, FILLER, TOPICS, make_tree
+from train.job import run
+
+pytestmark = pytest.mark.contract
+
+
+def hard_lines(count: int, seed: int) -> str:
+    """One topic word among eight shared words: accuracy creeps up with every few epochs."""
+    rng = random.Random(seed)
+    everything = FILLER + sum((TOPICS[t] for t in sorted(TOPICS)), [])
+    lines = []
+    for index in range(count):
+        topic = sorted(TOPICS)[index % 3]
+        words = rng.choices(TOPICS[topic], k=1) + rng.choices(everything, k=8)
+        rng.shuffle(words)
+        lines.append(f"__label__{topic} " + " ".join(words))
+    return "\n".join(lines) + "\n"
+
+
+def train(tmp_path, caplog, channels=None, **hyperparameters):
+    root = make_tree(tmp_path / "ml", hyperparameters={**FAST_HYPERPARAMETERS, "early_stopping": "True",
+                                                       **hyperparameters}, channels=channels)
+    with caplog.at_level("INFO"):
+        code = run(Paths(base=root, input=root / "input"))
+    return code, root, "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_stops_early_when_more_epochs_stop_helping(tmp_path, caplog):
+    # the separable default data reaches its best accuracy at once
+    code, root, log = train(tmp_path, caplog, epochs="30", min_epochs="2", patience="2")
+    assert code == 0
+    stopped = re.search(r"early stopping after (\d+) epochs: validation accuracy has not improved for 2", log)
+    assert stopped and int(stopped.group(1)) < 30
+    manifest = json.loads((root / "model" / "manifest.json").read_text())
+    assert manifest["tasks"]["classification"]["metrics"]["epochs"] < int(stopped.group(1))
+
+
+def test_keeps_going_while_accuracy_keeps_improving(tmp_path, caplog):
+    channels = {"train": {"t.txt": hard_lines(600, 3)}, "validation": {"v.txt": hard_lines(300, 4)}}
+    code, root, log = train(tmp_path, caplog, channels=channels, epochs="8", min_epochs="1", patience="2")
+    assert code == 0
+    assert "early stopping did not stop" in log
+    assert json.loads((root / "model" / "manifest.json").read_text())["tasks"]["classification"]["metrics"][
+        "epochs"] == 8
+
+
+def test_early_stopping_needs_a_validation_channel(tmp_path, caplog):
+    channels = {"train": {"t.txt": hard_lines(60, 1)}}
+    code, root, _ = train(tmp_path, caplog, channels=channels)
+    assert code == 1 and "needs a 'validation' channel" in (root / "output" / "failure").read_text()
