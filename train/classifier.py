@@ -118,7 +118,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             try:
                 if params.early_stopping:
                     fitted = _train_with_early_stopping(params, args, train_data.path, validation.path,
-                                                        stage / MODEL_FILE, Path(scratch))
+                                                        stage / MODEL_FILE)
                 else:
                     fitted = run_isolated(fit_and_score, str(train_data.path),
                                           str(validation.path) if validation else None, args, str(stage / MODEL_FILE))
@@ -195,7 +195,7 @@ def _scores(model, path: str, label_count: int) -> dict:
 
 
 def _train_with_early_stopping(params: SupervisedParams, args: dict, train_path: Path, validation_path: Path,
-                               model_path: Path, scratch: Path) -> dict:
+                               model_path: Path) -> dict:
     """BlazingText's early stopping (early_stopping, patience, min_epochs), honestly with fastText.
 
     fastText has no per-epoch hook and cannot resume training, so each candidate epoch count n is a
@@ -206,7 +206,9 @@ def _train_with_early_stopping(params: SupervisedParams, args: dict, train_path:
     """
     best, best_path, since_best, spent = None, None, 0, 0
     for epochs in range(params.min_epochs, params.epochs + 1):
-        candidate = scratch / f"model-{epochs}-epochs.bin"
+        # candidates live beside the final file (the staging directory: same filesystem, so the best one
+        # is renamed into place, and a failure removes them with the staging directory)
+        candidate = model_path.parent / f".candidate-{epochs}-epochs.bin"
         fitted = run_isolated(fit_and_score, str(train_path), str(validation_path), {**args, "epoch": epochs},
                               str(candidate))
         spent += epochs
