@@ -22,13 +22,16 @@ from container.tokenizer import SCHEMES, Tokenizer
 from train.channels import prepare_labelled
 from train.formats import FORMATS, Reading
 from train.environment import TrainingEnvironment
+from train import pretrained
 from train.isolated import run_isolated
+from train.quantize import quantize_and_score
 from train.progress import line_progress
 
 log = logging.getLogger(__name__)
 TASK = "classification"
 MODEL_FILE = "model.bin"
 EVAL_FILE = "eval.json"
+QUANTIZED_FILE = "model.ftz"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class SupervisedParams:
                                     "(needs a validation channel)")
     patience: int = hp.param(4, "epochs without improvement before early stopping stops", minimum=1)
     min_epochs: int = hp.param(5, "epochs always trained before early stopping may stop", minimum=1)
+    quantize: bool = hp.param(False, "also write model.ftz (product-quantized, much smaller) and serve it")
+    quantize_cutoff: int = hp.param(0, "keep only this many words and n-grams when quantizing (0 = all)", minimum=0)
+    quantize_retrain: bool = hp.param(True, "fine-tune the kept embeddings after a cutoff")
     input_format: str = hp.param("auto", "fasttext, jsonlines (incl. augmented manifests) or csv; auto: by "
                                  "ContentType, then file extension", choices=FORMATS)
     text_field: str = hp.param("source", "JSON Lines attribute / CSV column holding the text")
@@ -88,9 +94,11 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     params = hp.parse(SupervisedParams, env.hyperparameters, mode="supervised")
     params.validate()
     tokenizer = Tokenizer(scheme=params.tokenizer, lowercase=params.lowercase)
-    extra = sorted(set(env.channels) - {"train", "validation"})
+    extra = sorted(set(env.channels) - {"train", "validation", pretrained.CHANNEL})
     if extra:
-        log.warning("ignoring channel(s) %s: mode=supervised reads only 'train' and 'validation'", ", ".join(extra))
+        log.warning("ignoring channel(s) %s: mode=supervised reads 'train', 'validation' and 'pretrained'",
+                    ", ".join(extra))
+    vectors = pretrained.find_vectors(env.paths.channel(pretrained.CHANNEL))
 
     with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
         reading = Reading(params.input_format, params.text_field, params.label_field, params.label_prefix)
@@ -110,6 +118,11 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             validation = prepare("validation")
         print(f"Number of train examples: {train_data.examples}", flush=True)
         args = params.fasttext_args(env.num_cpus)
+        if vectors is not None:
+            count = pretrained.check_dimension(vectors, params.vector_dim)
+            log.info("starting from %d pretrained %d-dimensional word vectors in %s", count, params.vector_dim,
+                     vectors)
+            args["pretrainedVectors"] = str(vectors)
         log.info("fastText train_supervised %s", " ".join(f"{k}={v}" for k, v in sorted(args.items())))
         if params.early_stopping and validation is None:
             raise KindlingError("early_stopping=true needs a 'validation' channel to watch.", code="no_validation",
@@ -144,16 +157,32 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             (stage / EVAL_FILE).write_text(json.dumps({"validation": scores, "epochs": fitted["epochs"]}, indent=2,
                                                       sort_keys=True) + "\n", encoding="utf-8")
         metrics["epochs"] = fitted["epochs"]
+        served = MODEL_FILE
+        if params.quantize:
+            served = QUANTIZED_FILE
+            metrics["quantization"] = _quantize(params, stage, train_data.path, validation.path if validation else None)
 
     write_manifest(stage, {
         "tasks": {TASK: {
-            "kind": TASK, "files": {"model": MODEL_FILE}, "tokenizer": tokenizer.to_manifest(),
+            "kind": TASK, "files": {"model": served}, "tokenizer": tokenizer.to_manifest(),
             "labels": labels, "label_prefix": params.label_prefix, "hyperparameters": hp.as_dict(params),
             "metrics": metrics,
         }},
-        "files": describe_files(stage, [name for name in (MODEL_FILE, EVAL_FILE) if (stage / name).exists()]),
+        "files": describe_files(stage, [name for name in (MODEL_FILE, QUANTIZED_FILE, EVAL_FILE)
+                                        if (stage / name).exists()]),
     })
     return metrics
+
+
+def _quantize(params: SupervisedParams, stage: Path, train_path: Path, validation_path: Path | None) -> dict:
+    report = run_isolated(quantize_and_score, str(stage / MODEL_FILE), str(train_path),
+                          str(validation_path) if validation_path else None, params.quantize_cutoff,
+                          params.quantize_retrain, str(stage / QUANTIZED_FILE))
+    log.info("quantized: %.2f MB -> %.2f MB (%.1fx smaller); %s accuracy %.4f -> %.4f",
+             report["bytes_before"] / 1e6, report["bytes_after"] / 1e6, report["bytes_before"] / report["bytes_after"],
+             report["scored_on"], report["accuracy_before"], report["accuracy_after"])
+    metric("quantized_accuracy", report["accuracy_after"])
+    return report
 
 
 def _explain_fasttext_failure(exc: Exception, params: SupervisedParams) -> KindlingError:

@@ -154,3 +154,27 @@ def test_sigterm_stops_training_quickly_and_says_so(tmp_path):
     assert "stopped by SIGTERM" in (root / "output" / "failure").read_text()
     assert sorted(p.name for p in (root / "model").iterdir()) == ["model.bin"]
     assert (root / "model" / "model.bin").read_bytes() == b"previous"
+
+
+def test_quantize_writes_a_much_smaller_model_that_is_served(tmp_path):
+    root = make_tree(tmp_path / "ml", hyperparameters={**FAST_HYPERPARAMETERS, "quantize": "true"})
+    assert run(paths_of(root)) == 0
+    model = root / "model"
+    manifest = json.loads((model / "manifest.json").read_text())
+    task = manifest["tasks"]["classification"]
+    report = task["metrics"]["quantization"]
+    assert task["files"]["model"] == "model.ftz" and {"model.bin", "model.ftz"} <= set(manifest["files"])
+    assert report["bytes_before"] / report["bytes_after"] >= 5
+    assert abs(report["accuracy_before"] - report["accuracy_after"]) <= 0.02
+
+
+def test_pretrained_vectors_seed_the_classifier_and_their_dimension_is_checked(tmp_path):
+    vectors = "3 10\n" + "".join(f"{word} " + " ".join(["0.1"] * 10) + "\n" for word in ("rocket", "goal", "oven"))
+    root = make_tree(tmp_path / "ok" / "ml", channels={
+        "train": {"t.txt": "\n".join(labelled_lines(90, 1))}, "pretrained": {"vectors.txt": vectors}})
+    assert run(paths_of(root)) == 0
+    wrong = make_tree(tmp_path / "wrong" / "ml", hyperparameters={**FAST_HYPERPARAMETERS, "vector_dim": "20"},
+                      channels={"train": {"t.txt": "\n".join(labelled_lines(90, 1))},
+                                "pretrained": {"vectors.txt": vectors}})
+    assert run(paths_of(wrong)) == 1
+    assert "has 10-dimensional vectors but vector_dim=20" in (wrong / "output" / "failure").read_text()

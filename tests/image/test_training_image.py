@@ -3,7 +3,7 @@
 import json
 import re
 
-from tests.image.docker import run_image
+from tests.image.docker import IMAGE, docker, run_image
 from tests.sagemaker_tree import FAST_HYPERPARAMETERS, make_tree, open_permissions
 
 
@@ -77,3 +77,20 @@ def test_early_stopping_stops_and_says_why(tmp_path):
                         result.stdout)
     assert stopped and int(stopped.group(1)) < 30
     assert "#validation_f1: " in result.stdout and (root / "model" / "eval.json").is_file()
+
+
+def test_quantized_sample_model_is_5x_smaller_within_002_accuracy(tmp_path):
+    model, config = tmp_path / "model", tmp_path / "hyperparameters.json"
+    model.mkdir()
+    model.chmod(0o777)
+    sample = json.loads(docker("run", "--rm", "--entrypoint", "cat", IMAGE,
+                               "/opt/kindling/sample/input/config/hyperparameters.json").stdout)
+    config.write_text(json.dumps({**sample, "quantize": "true", "threads": "1", "seed": "1"}))  # deterministic
+    result = run_image("train", "--sample", volumes={
+        model: "/opt/ml/model", config: "/opt/kindling/sample/input/config/hyperparameters.json:ro"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((model / "manifest.json").read_text())["tasks"]["classification"]["metrics"]["quantization"]
+    assert report["bytes_before"] / report["bytes_after"] >= 5, report
+    assert abs(report["accuracy_before"] - report["accuracy_after"]) <= 0.02, report
+    assert "quantized: " in result.stdout
+    print("quantization:", report)
