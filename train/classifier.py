@@ -32,6 +32,7 @@ TASK = "classification"
 MODEL_FILE = "model.bin"
 EVAL_FILE = "eval.json"
 QUANTIZED_FILE = "model.ftz"
+TUNED = ("epoch", "lr", "dim", "wordNgrams", "minCount", "minn", "maxn", "bucket", "dsub")  # what autotune sets
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class SupervisedParams:
                                     "(needs a validation channel)")
     patience: int = hp.param(4, "epochs without improvement before early stopping stops", minimum=1)
     min_epochs: int = hp.param(5, "epochs always trained before early stopping may stop", minimum=1)
+    autotune: bool = hp.param(False, "let fastText search the hyperparameters on the validation channel")
+    autotune_duration: int = hp.param(300, "seconds the search may take", minimum=1)
+    autotune_metric: str = hp.param("f1", "what the search maximizes: f1, f1:__label__x (one label's F1), "
+                                    "precisionAtRecall:30, recallAtPrecision:30, ...")
+    autotune_model_size: str = hp.param("", "target model size, e.g. 2M (quantizes the result; empty: no limit)")
     quantize: bool = hp.param(False, "also write model.ftz (product-quantized, much smaller) and serve it")
     quantize_cutoff: int = hp.param(0, "keep only this many words and n-grams when quantizing (0 = all)", minimum=0)
     quantize_retrain: bool = hp.param(True, "fine-tune the kept embeddings after a cutoff")
@@ -70,6 +76,9 @@ class SupervisedParams:
     lowercase: bool = hp.param(True, "lower-case text before training and serving")
 
     def validate(self) -> None:
+        if self.autotune and self.early_stopping:
+            raise KindlingError("autotune and early_stopping cannot both be on.", code="bad_hyperparameters",
+                                hint="Autotune already chooses the number of epochs; turn early_stopping off.")
         if self.early_stopping and self.min_epochs > self.epochs:
             raise KindlingError(f"min_epochs={self.min_epochs} is larger than epochs={self.epochs}.",
                                 code="bad_hyperparameters", hint="Set min_epochs <= epochs.")
@@ -124,6 +133,14 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
                      vectors)
             args["pretrainedVectors"] = str(vectors)
         log.info("fastText train_supervised %s", " ".join(f"{k}={v}" for k, v in sorted(args.items())))
+        if params.autotune:
+            if validation is None:
+                raise KindlingError("autotune=true needs a 'validation' channel to score candidates on.",
+                                    code="no_validation", hint="Add a validation channel, or set autotune=false.")
+            args.update(autotuneValidationFile=str(validation.path), autotuneDuration=params.autotune_duration,
+                        autotuneMetric=params.autotune_metric, autotuneModelSize=params.autotune_model_size)
+            log.info("autotune: searching for up to %d s, maximizing %s", params.autotune_duration,
+                     params.autotune_metric)
         if params.early_stopping and validation is None:
             raise KindlingError("early_stopping=true needs a 'validation' channel to watch.", code="no_validation",
                                 hint="Add a validation channel, or set early_stopping=false.")
@@ -157,6 +174,10 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             (stage / EVAL_FILE).write_text(json.dumps({"validation": scores, "epochs": fitted["epochs"]}, indent=2,
                                                       sort_keys=True) + "\n", encoding="utf-8")
         metrics["epochs"] = fitted["epochs"]
+        if params.autotune:
+            metrics["autotune"] = {"chosen": fitted["chosen"], "seconds": fitted["seconds"]}
+            log.info("autotune chose %s (%.0f s)", " ".join(f"{k}={v}" for k, v in sorted(fitted["chosen"].items())),
+                     fitted["seconds"])
         served = MODEL_FILE
         if params.quantize:
             served = QUANTIZED_FILE
@@ -202,8 +223,9 @@ def fit_and_score(train_path: str, validation_path: str | None, args: dict, mode
     model = fasttext.train_supervised(input=train_path, verbose=2, **args)
     seconds = round(time.monotonic() - started, 3)
     labels = list(model.get_labels())
-    result = {"labels": labels, "seconds": seconds, "epochs": args["epoch"],
-              "train_accuracy": _accuracy(model, train_path)}
+    chosen = model.f.getArgs()
+    result = {"labels": labels, "seconds": seconds, "epochs": chosen.epoch, "train_accuracy": _accuracy(model, train_path),
+              "chosen": {name: getattr(chosen, name) for name in TUNED}}
     if validation_path:
         result["validation"] = _scores(model, validation_path, len(labels))
     if labels:

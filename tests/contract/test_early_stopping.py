@@ -58,3 +58,22 @@ def test_early_stopping_needs_a_validation_channel(tmp_path, caplog):
     channels = {"train": {"t.txt": hard_lines(60, 1)}}
     code, root, _ = train(tmp_path, caplog, channels=channels)
     assert code == 1 and "needs a 'validation' channel" in (root / "output" / "failure").read_text()
+
+
+def test_autotune_stays_within_its_time_and_beats_or_equals_the_defaults(tmp_path, caplog):
+    channels = {"train": {"t.txt": hard_lines(600, 3)}, "validation": {"v.txt": hard_lines(300, 4)}}
+    plain_code, plain_root, _ = train(tmp_path / "plain", caplog, channels=channels, early_stopping="false")
+    code, root, log = train(tmp_path / "tuned", caplog, channels=channels, early_stopping="false", autotune="true",
+                            autotune_duration="8", autotune_metric="f1")
+    assert plain_code == code == 0
+    plain = json.loads((plain_root / "model" / "manifest.json").read_text())["tasks"]["classification"]["metrics"]
+    tuned = json.loads((root / "model" / "manifest.json").read_text())["tasks"]["classification"]
+    assert tuned["metrics"]["validation_accuracy"] >= plain["validation_accuracy"]
+    chosen = tuned["metrics"]["autotune"]["chosen"]
+    print("autotune:", plain["validation_accuracy"], "->", tuned["metrics"]["validation_accuracy"], chosen)
+    assert tuned["metrics"]["autotune"]["seconds"] <= 8 + 10  # the search, then one final training
+    assert "autotune chose" in log and chosen["epoch"] == tuned["metrics"]["epochs"]
+    import fasttext
+
+    served = fasttext.load_model(str(root / "model" / tuned["files"]["model"]))
+    assert served.f.getArgs().dim == chosen["dim"] and served.f.getArgs().wordNgrams == chosen["wordNgrams"]
