@@ -33,6 +33,8 @@ MODEL_FILE = "model.bin"
 EVAL_FILE = "eval.json"
 QUANTIZED_FILE = "model.ftz"
 TUNED = ("epoch", "lr", "dim", "wordNgrams", "minCount", "minn", "maxn", "bucket", "dsub")  # what autotune sets
+AUTOTUNED = {"epoch": "epochs", "lr": "learning_rate", "dim": "vector_dim", "wordNgrams": "word_ngrams",
+             "minCount": "min_count", "minn": "min_char", "maxn": "max_char", "bucket": "buckets"}
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,12 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             if validation is None:
                 raise KindlingError("autotune=true needs a 'validation' channel to score candidates on.",
                                     code="no_validation", hint="Add a validation channel, or set autotune=false.")
+            # fastText's autotune leaves every argument that was set by hand alone, so only the ones the
+            # user really set are passed; the rest are the search's to choose.
+            given = {hp.field_names(SupervisedParams).get(key) for key in env.hyperparameters}
+            for fasttext_name, field in AUTOTUNED.items():
+                if field not in given:
+                    args.pop(fasttext_name, None)
             args.update(autotuneValidationFile=str(validation.path), autotuneDuration=params.autotune_duration,
                         autotuneMetric=params.autotune_metric, autotuneModelSize=params.autotune_model_size)
             log.info("autotune: searching for up to %d s, maximizing %s", params.autotune_duration,

@@ -35,6 +35,13 @@ def train(tmp_path, caplog, channels=None, **hyperparameters):
     return code, root, "\n".join(r.getMessage() for r in caplog.records)
 
 
+def train_with(tmp_path, caplog, channels, hyperparameters):
+    root = make_tree(tmp_path / "ml", hyperparameters=hyperparameters, channels=channels)
+    with caplog.at_level("INFO"):
+        code = run(Paths(base=root, input=root / "input"))
+    return code, root, "\n".join(r.getMessage() for r in caplog.records)
+
+
 def test_stops_early_when_more_epochs_stop_helping(tmp_path, caplog):
     # the separable default data reaches its best accuracy at once
     code, root, log = train(tmp_path, caplog, epochs="30", min_epochs="2", patience="2")
@@ -62,9 +69,9 @@ def test_early_stopping_needs_a_validation_channel(tmp_path, caplog):
 
 def test_autotune_stays_within_its_time_and_beats_or_equals_the_defaults(tmp_path, caplog):
     channels = {"train": {"t.txt": hard_lines(600, 3)}, "validation": {"v.txt": hard_lines(300, 4)}}
-    plain_code, plain_root, _ = train(tmp_path / "plain", caplog, channels=channels, early_stopping="false")
-    code, root, log = train(tmp_path / "tuned", caplog, channels=channels, early_stopping="false", autotune="true",
-                            autotune_duration="8", autotune_metric="f1")
+    plain_code, plain_root, _ = train_with(tmp_path / "plain", caplog, channels, {"mode": "supervised", "threads": "1"})
+    code, root, log = train_with(tmp_path / "tuned", caplog, channels, {
+        "mode": "supervised", "threads": "1", "autotune": "true", "autotune_duration": "8"})
     assert plain_code == code == 0
     plain = json.loads((plain_root / "model" / "manifest.json").read_text())["tasks"]["classification"]["metrics"]
     tuned = json.loads((root / "model" / "manifest.json").read_text())["tasks"]["classification"]
