@@ -61,10 +61,12 @@ lock:
 	.cache/lockenv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header \
 	  --no-emit-index-url --no-emit-find-links -o docker/requirements.lock docker/requirements.in
 
-# Serving speed and memory against a bare Flask baseline (needs wrk); writes reports/bench.json.
+# Serving speed and memory against a bare Flask baseline, training and prediction against plain fastText
+# (needs wrk); writes reports/bench.json and reports/bench-classification.json.
 bench: venv build
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null; } || true
 	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.serving
+	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.classification
 
 # Regenerate the shipped API description from the schemas the server validates with.
 openapi: venv
