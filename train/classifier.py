@@ -25,6 +25,7 @@ from train.environment import TrainingEnvironment
 from train import pretrained
 from train.isolated import run_isolated
 from train.quantize import quantize_and_score
+from train.reports import write_reports
 from train.progress import line_progress
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,6 @@ class SupervisedParams:
     autotune_duration: int = hp.param(300, "seconds the search may take", minimum=1)
     autotune_metric: str = hp.param("f1", "what the search maximizes: f1, f1:__label__x (one label's F1), "
                                     "precisionAtRecall:30, recallAtPrecision:30, ...")
-    autotune_model_size: str = hp.param("", "target model size, e.g. 2M (quantizes the result; empty: no limit)")
     quantize: bool = hp.param(False, "also write model.ftz (product-quantized, much smaller) and serve it")
     quantize_cutoff: int = hp.param(0, "keep only this many words and n-grams when quantizing (0 = all)", minimum=0)
     quantize_retrain: bool = hp.param(True, "fine-tune the kept embeddings after a cutoff")
@@ -142,11 +142,15 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             # fastText's autotune leaves every argument that was set by hand alone, so only the ones the
             # user really set are passed; the rest are the search's to choose.
             given = {hp.field_names(SupervisedParams).get(key) for key in env.hyperparameters}
+            if "buckets" in given:  # measured: fastText 0.9.3 / fasttext-numpy2 0.10.4 die with SIGFPE then
+                raise KindlingError("autotune=true cannot be combined with a fixed buckets value.",
+                                    code="bad_hyperparameters",
+                                    hint="Leave buckets out: fastText's autotune crashes when buckets is fixed.")
             for fasttext_name, field in AUTOTUNED.items():
                 if field not in given:
                     args.pop(fasttext_name, None)
             args.update(autotuneValidationFile=str(validation.path), autotuneDuration=params.autotune_duration,
-                        autotuneMetric=params.autotune_metric, autotuneModelSize=params.autotune_model_size)
+                        autotuneMetric=params.autotune_metric)
             log.info("autotune: searching for up to %d s, maximizing %s", params.autotune_duration,
                      params.autotune_metric)
         if params.early_stopping and validation is None:
@@ -181,6 +185,10 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             metric("validation_f1", scores["macro_f1"])
             (stage / EVAL_FILE).write_text(json.dumps({"validation": scores, "epochs": fitted["epochs"]}, indent=2,
                                                       sort_keys=True) + "\n", encoding="utf-8")
+            try:
+                write_reports(env.paths.output_data, scores, scores["confusion"], params.label_prefix)
+            except Exception:  # a chart must never cost the model: say so and carry on
+                log.exception("could not draw the validation reports; the model is not affected")
         metrics["epochs"] = fitted["epochs"]
         if params.autotune:
             metrics["autotune"] = {"chosen": fitted["chosen"], "seconds": fitted["seconds"]}
@@ -248,9 +256,29 @@ def _scores(model, path: str, label_count: int) -> dict:
     per_label = {label: {"precision": round(float(v["precision"]), 6), "recall": round(float(v["recall"]), 6),
                          "f1": round(float(v["f1score"]), 6)} for label, v in model.test_label(path, k=1).items()}
     f1s = [v["f1"] for v in per_label.values()]
-    return {"examples": examples, "accuracy": float(precision_1), "precision_at_1": float(precision_1),
+    return {"confusion": _confusion(model, path), "examples": examples, "accuracy": float(precision_1), "precision_at_1": float(precision_1),
             "recall_at_1": float(recall_1), "precision_at_5": float(precision_5), "recall_at_5": float(recall_5),
             "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0, "per_label": per_label}
+
+
+def _confusion(model, path: str) -> dict[str, dict[str, int]]:
+    """{true label: {predicted label: count}}, the true label being a line's first label."""
+    prefix = model.f.getArgs().label
+    golds, texts = [], []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            tokens = line.split()
+            labels = [t for t in tokens if t.startswith(prefix)]
+            if labels:
+                golds.append(labels[0])
+                texts.append(" ".join(t for t in tokens if not t.startswith(prefix)))
+    confusion: dict[str, dict[str, int]] = {}
+    predicted, _ = model.predict(texts, k=1) if texts else ([], [])
+    for gold, top in zip(golds, predicted):
+        row = confusion.setdefault(gold, {})
+        guess = top[0] if top else "(none)"
+        row[guess] = row.get(guess, 0) + 1
+    return confusion
 
 
 def _train_with_early_stopping(params: SupervisedParams, args: dict, train_path: Path, validation_path: Path,

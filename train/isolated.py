@@ -80,7 +80,11 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
             if not process.is_alive() and not receiver.poll(0):
                 process.join()
                 raise _died(process.exitcode)
-        status, payload = receiver.recv()
+        try:
+            status, payload = receiver.recv()
+        except EOFError:  # it closed the pipe without an answer: it died
+            process.join(10)
+            raise _died(process.exitcode) from None
         process.join(10)
     except BaseException:
         _stop(process)

@@ -25,7 +25,7 @@ from tests.bench.serving import Server, log
 from tests.image.docker import IMAGE, docker, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
-HYPERPARAMETERS = {"mode": "supervised", "epochs": "25", "learning_rate": "0.2", "vector_dim": "50",
+HYPERPARAMETERS = {"mode": "supervised", "epochs": "50", "learning_rate": "0.2", "vector_dim": "50",
                    "word_ngrams": "2", "min_count": "1", "buckets": "2000000", "tokenizer": "whitespace",
                    "lowercase": "false"}
 GOALS = {"train_time_ratio_max": 1.1, "accuracy_difference_max": 0.01, "http_vs_in_process_min": 0.7}
@@ -72,7 +72,7 @@ print(json.dumps({"texts_per_second": done / (time.monotonic() - started)}))
 
 
 def fasttext_args() -> dict:
-    return {"epoch": 25, "lr": 0.2, "dim": 50, "wordNgrams": 2, "minCount": 1, "bucket": 2000000, "thread": 2}
+    return {"epoch": 50, "lr": 0.2, "dim": 50, "wordNgrams": 2, "minCount": 1, "bucket": 2000000, "thread": 2}
 
 
 def main() -> int:
@@ -125,12 +125,12 @@ def main() -> int:
                           f"wrk.body = [==[{json.dumps({'instances': texts})}]==]\n")
         with Server(["serve"], model=root / "model", env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}) as server:
             wait_for_ping(server.url, 60, server.container)
-            command = ["wrk", "-t1", "-c2", f"-d{args.seconds}s", "-s", str(script), f"{server.url}/invocations"]
+            command = ["wrk", "-t1", "-c8", f"-d{args.seconds}s", "-s", str(script), f"{server.url}/invocations"]
             subprocess.run([*command[:3], "-d2s", *command[4:]], capture_output=True, timeout=60)  # warm up
             out = subprocess.run(command, capture_output=True, text=True, timeout=args.seconds + 60).stdout
             http_rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)) * len(texts)
             assert "Non-2xx" not in out, out
-        log(f"prediction: HTTP {http_rate:.0f} texts/s (1,000 per request, 2 workers, wrk with 2 connections) vs "
+        log(f"prediction: HTTP {http_rate:.0f} texts/s (1,000 per request, 2 workers, wrk with 8 connections) vs "
             f"in-process "
             f"{in_process_rate:.0f} texts/s (one process) = {http_rate / in_process_rate:.2f}")
 

@@ -178,3 +178,15 @@ def test_pretrained_vectors_seed_the_classifier_and_their_dimension_is_checked(t
                                 "pretrained": {"vectors.txt": vectors}})
     assert run(paths_of(wrong)) == 1
     assert "has 10-dimensional vectors but vector_dim=20" in (wrong / "output" / "failure").read_text()
+
+
+def test_validation_reports_are_written_for_people(tree):
+    assert run(tree) == 0
+    data = tree.output_data
+    assert sorted(p.name for p in data.iterdir()) == ["confusion_matrix.png", "metrics.json", "metrics.md",
+                                                      "per_label.png"]
+    for picture in ("confusion_matrix.png", "per_label.png"):
+        assert (data / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (data / picture).stat().st_size > 5000
+    assert "- accuracy: " in (data / "metrics.md").read_text()
+    assert set(json.loads((data / "metrics.json").read_text())["per_label"]) == {
+        "__label__cooking", "__label__space", "__label__sports"}
