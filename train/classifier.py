@@ -136,23 +136,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             args["pretrainedVectors"] = str(vectors)
         log.info("fastText train_supervised %s", " ".join(f"{k}={v}" for k, v in sorted(args.items())))
         if params.autotune:
-            if validation is None:
-                raise KindlingError("autotune=true needs a 'validation' channel to score candidates on.",
-                                    code="no_validation", hint="Add a validation channel, or set autotune=false.")
-            # fastText's autotune leaves every argument that was set by hand alone, so only the ones the
-            # user really set are passed; the rest are the search's to choose.
-            given = {hp.field_names(SupervisedParams).get(key) for key in env.hyperparameters}
-            if "buckets" in given:  # measured: fastText 0.9.3 / fasttext-numpy2 0.10.4 die with SIGFPE then
-                raise KindlingError("autotune=true cannot be combined with a fixed buckets value.",
-                                    code="bad_hyperparameters",
-                                    hint="Leave buckets out: fastText's autotune crashes when buckets is fixed.")
-            for fasttext_name, field in AUTOTUNED.items():
-                if field not in given:
-                    args.pop(fasttext_name, None)
-            args.update(autotuneValidationFile=str(validation.path), autotuneDuration=params.autotune_duration,
-                        autotuneMetric=params.autotune_metric)
-            log.info("autotune: searching for up to %d s, maximizing %s", params.autotune_duration,
-                     params.autotune_metric)
+            args = _autotune_arguments(params, env.hyperparameters, args, validation.path if validation else None)
         if params.early_stopping and validation is None:
             raise KindlingError("early_stopping=true needs a 'validation' channel to watch.", code="no_validation",
                                 hint="Add a validation channel, or set early_stopping=false.")
@@ -177,8 +161,8 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
         if validation is not None:
             unseen = sorted(set(validation.labels) - set(labels))
             if unseen:
-                log.warning("validation labels never seen in training: %s", ", ".join(unseen[:10]))
-            scores = fitted["validation"]
+                log.warning("%d validation label(s) never seen in training: %s", len(unseen), ", ".join(unseen[:10]))
+            scores = {**fitted["validation"], "unseen_labels": unseen}
             metrics.update({"validation_accuracy": scores["accuracy"], "validation_f1": scores["macro_f1"],
                             "validation_examples": validation.examples})
             metric("validation_accuracy", scores["accuracy"])
@@ -209,6 +193,24 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
                                         if (stage / name).exists()]),
     })
     return metrics
+
+
+def _autotune_arguments(params: SupervisedParams, raw: dict, args: dict, validation_path: Path | None) -> dict:
+    """fastText's autotune leaves every argument set by hand alone, so only the hyperparameters the user
+    really set are passed on; the rest are the search's to choose."""
+    if validation_path is None:
+        raise KindlingError("autotune=true needs a 'validation' channel to score candidates on.",
+                            code="no_validation", hint="Add a validation channel, or set autotune=false.")
+    given = {hp.field_names(SupervisedParams).get(key) for key in raw}
+    if "buckets" in given:  # measured: fastText 0.9.3 / fasttext-numpy2 0.10.4 die with SIGFPE then
+        raise KindlingError("autotune=true cannot be combined with a fixed buckets value.",
+                            code="bad_hyperparameters",
+                            hint="Leave buckets out: fastText's autotune crashes when buckets is fixed.")
+    searched = {name: value for name, value in args.items() if AUTOTUNED.get(name, "") in given
+                or name not in AUTOTUNED}
+    log.info("autotune: searching for up to %d s, maximizing %s", params.autotune_duration, params.autotune_metric)
+    return {**searched, "autotuneValidationFile": str(validation_path),
+            "autotuneDuration": params.autotune_duration, "autotuneMetric": params.autotune_metric}
 
 
 def _quantize(params: SupervisedParams, stage: Path, train_path: Path, validation_path: Path | None) -> dict:

@@ -190,3 +190,11 @@ def test_validation_reports_are_written_for_people(tree):
     assert "- accuracy: " in (data / "metrics.md").read_text()
     assert set(json.loads((data / "metrics.json").read_text())["per_label"]) == {
         "__label__cooking", "__label__space", "__label__sports"}
+
+
+def test_validation_labels_never_seen_in_training_are_reported(tmp_path):
+    validation = "\n".join(labelled_lines(30, 2)) + "\n__label__weather rain and wind all day\n"
+    root = make_tree(tmp_path / "ml", channels={"train": {"t.txt": "\n".join(labelled_lines(90, 1))},
+                                                "validation": {"v.txt": validation}})
+    assert run(paths_of(root)) == 0
+    assert json.loads((root / "model" / "eval.json").read_text())["validation"]["unseen_labels"] == ["__label__weather"]
