@@ -10,7 +10,6 @@ from container import __version__
 from container.settings import ServeSettings
 from serve.schemas import validate, with_defaults
 
-REQUEST_KEYS = {"instances", "configuration", "task"}
 FIELD_CODES = {"instances": "bad_instances", "configuration": "bad_configuration", "task": "bad_task"}
 LINES = {
     "jsonlines": 'one {"source": "text", "k": 2} object per line (batch transform, SplitType=Line)',
@@ -36,6 +35,9 @@ def request_schema(tasks: list[str], max_instances: int, configuration: dict | N
             "task": task_schema,
         },
     }
+
+
+REQUEST_KEYS = frozenset(request_schema([], 1)["properties"])  # the schema is the one list of keys
 
 
 def is_plain_request(data, tasks: list[str], max_instances: int) -> bool:
