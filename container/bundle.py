@@ -16,9 +16,10 @@ import logging
 import os
 import shutil
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from container.errors import KindlingError
 
@@ -87,9 +88,23 @@ def _commit(stage: Path, model_dir: Path) -> None:
     os.replace(stage / MANIFEST, model_dir / MANIFEST)
 
 
-def describe_files(stage: Path, names: list[str]) -> dict:
-    """Size and checksum of each artifact, recorded in the manifest so a reader can verify it."""
-    return {name: {"bytes": (stage / name).stat().st_size, "sha256": sha256_of(stage / name)} for name in names}
+def digest_in_background(path: Path) -> Future:
+    """The sha256 of a finished artifact, computed on a thread while the job does other work (hashlib
+    releases the GIL): hashing an 800 MB model takes most of a second."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+    try:
+        return executor.submit(sha256_of, path)
+    finally:
+        executor.shutdown(wait=False)
+
+
+def describe_files(stage: Path, names: list[str], digests: Mapping[str, Future] | None = None) -> dict:
+    """Size and checksum of each artifact, recorded in the manifest so a reader can verify it;
+    `digests` holds checksums already being computed (see digest_in_background)."""
+    digests = digests or {}
+    return {name: {"bytes": (stage / name).stat().st_size,
+                   "sha256": digests[name].result() if name in digests else sha256_of(stage / name)}
+            for name in names}
 
 
 def versions() -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,17 +57,99 @@ def _open_binary(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
+def _decoded(path: Path, numbered_lines) -> Iterator[tuple[int, str]]:
+    for number, raw in numbered_lines:
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise KindlingError(
+                f"{path}, line {number}: byte {exc.start + 1} ({raw[exc.start:exc.start + 1]!r}) is not valid UTF-8.",
+                code="bad_encoding",
+                hint="Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`).",
+            ) from None
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with _open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
+        yield from _decoded(path, enumerate(handle, start=1))
+
+
+BLOCK_BYTES = 8 << 20
+_ASCII_SPACE_BUT_SPACE_AND_NEWLINE = b"\t\r\x0b\x0c\x1c\x1d\x1e\x1f"  # str.split() splits on these too
+_NOT_SPACE_OR_NEWLINE = re.compile(r"[^\S \n]")
+_NOT_WORD_SPACE_OR_NEWLINE = re.compile(r"[^\w \n]")  # text of only these is already in the regex form
+
+
+def canonical_label_runs(block: bytes, prefix: str, tokenizer: Tokenizer) -> Counter | None:
+    """How many lines carry each run of labels, if a block of complete fastText lines is already exactly
+    what line-by-line normalization would write (labels first, single spaces, text in the tokenizer's
+    form); None if it is not. Files written by fastText's own preprocessing usually are, and such a
+    block is copied as it is: the same output several times faster (a property test compares).
+    Raises UnicodeDecodeError for a block that is not UTF-8."""
+    text = block.decode("utf-8")
+    if not block.endswith(b"\n") or block.startswith((b" ", b"\n")) or b"  " in block.replace(b"\n", b" "):
+        return None
+    if block.isascii():
+        if len(block.translate(None, _ASCII_SPACE_BUT_SPACE_AND_NEWLINE)) != len(block):
+            return None
+    elif _NOT_SPACE_OR_NEWLINE.search(text):
+        return None
+    if tokenizer.lowercase and text.lower() != text:
+        return None
+    if tokenizer.scheme != "whitespace" and _NOT_WORD_SPACE_OR_NEWLINE.search(text):
+        return None
+    marker = re.escape(prefix)
+    runs = re.findall(rf"^((?:{marker}\S+ )+)(?!{marker})\S", text, re.MULTILINE)
+    if len(runs) != block.count(b"\n"):  # a line without a label, or with nothing after its labels
+        return None
+    if sum(run.count(" ") for run in runs) != text.count(prefix):
+        return None  # a label after the text, a bare prefix, or the prefix inside a word
+    return Counter(runs)
+
+
+class _Writer:
+    """Writes normalized records and counts them."""
+
+    def __init__(self, out, prepared: "PreparedChannel", tokenizer: Tokenizer):
+        self.out, self.prepared, self.tokenizer = out, prepared, tokenizer
+
+    def record(self, labels: list[str], raw: str) -> None:
+        if not labels:
+            self.prepared.skipped_unlabelled += 1
+            return
+        text = self.tokenizer.normalize(raw)
+        if not text:
+            self.prepared.skipped_empty += 1
+            return
+        self.out.write(" ".join(labels) + " " + text + "\n")
+        self.prepared.examples += 1
+        self.prepared.labels.update(labels)
+
+    def canonical_block(self, block: bytes, runs: Counter) -> None:
+        self.out.flush()
+        self.out.buffer.write(block)
+        for run, lines in runs.items():
+            self.prepared.examples += lines
+            for label in run.split():
+                self.prepared.labels[label] += lines
+
+
+def _fasttext_file(path: Path, writer: _Writer, reading: Reading) -> None:
+    """fastText lines in blocks: canonical blocks are copied, the others normalized line by line."""
+    first = 1
+    with _open_binary(path) as handle:
+        while chunk := handle.readlines(BLOCK_BYTES):
+            block = b"".join(chunk)
             try:
-                yield number, raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise KindlingError(
-                    f"{path}, line {number}: byte {exc.start + 1} ({raw[exc.start:exc.start + 1]!r}) is not valid UTF-8.",
-                    code="bad_encoding",
-                    hint="Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`).",
-                ) from None
+                runs = canonical_label_runs(block, reading.label_prefix, writer.tokenizer)
+            except UnicodeDecodeError:
+                runs = None
+            if runs is not None:
+                writer.canonical_block(block, runs)
+            else:
+                for labels, raw in records(path, _decoded(path, enumerate(chunk, start=first)), "fasttext", reading):
+                    writer.record(labels, raw)
+            first += len(chunk)
 
 
 def prepare_labelled(channel: str, directory: Path, out_path: Path, tokenizer: Tokenizer,
@@ -75,20 +158,15 @@ def prepare_labelled(channel: str, directory: Path, out_path: Path, tokenizer: T
     prepared = PreparedChannel(path=out_path, files=files)
     try:
         with open(out_path, "w", encoding="utf-8") as out:
+            writer = _Writer(out, prepared, tokenizer)
             for path in files:
                 file_format = format_of(path, content_type, reading.input_format)
                 prepared.formats[file_format] = prepared.formats.get(file_format, 0) + 1
+                if file_format == "fasttext":
+                    _fasttext_file(path, writer, reading)
+                    continue
                 for labels, raw in records(path, _lines(path), file_format, reading):
-                    if not labels:
-                        prepared.skipped_unlabelled += 1
-                        continue
-                    text = tokenizer.normalize(raw)
-                    if not text:
-                        prepared.skipped_empty += 1
-                        continue
-                    out.write(" ".join(labels) + " " + text + "\n")
-                    prepared.examples += 1
-                    prepared.labels.update(labels)
+                    writer.record(labels, raw)
     except OSError as exc:
         raise KindlingError(f"Cannot read the {channel!r} channel: {exc}.", code="unreadable_channel",
                             hint="Check the files' permissions and that the volume is mounted.") from exc

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from container import hyperparameters as hp
-from container.bundle import describe_files, write_manifest
+from container.bundle import describe_files, digest_in_background, write_manifest
 from container.errors import KindlingError
 from container.logs import metric
 from container.tokenizer import SCHEMES, Tokenizer
@@ -151,6 +151,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             except (RuntimeError, ValueError) as exc:
                 raise _explain_fasttext_failure(exc, params) from exc
         labels = fitted["labels"]
+        digests = {MODEL_FILE: digest_in_background(stage / MODEL_FILE)} if labels else {}
         if not labels:
             raise KindlingError(
                 f"No label was seen at least min_count_label={params.min_count_label} times.",
@@ -190,7 +191,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             "metrics": metrics,
         }},
         "files": describe_files(stage, [name for name in (MODEL_FILE, QUANTIZED_FILE, EVAL_FILE)
-                                        if (stage / name).exists()]),
+                                        if (stage / name).exists()], digests),
     })
     return metrics
 

@@ -54,3 +54,69 @@ def test_bad_channels_fail_with_a_sentence(tmp_path, files, code, words):
 def test_missing_channel_directory(tmp_path):
     with pytest.raises(KindlingError, match="'train' channel is missing"):
         prepare(tmp_path / "nope", tmp_path)
+
+
+# --- the canonical-block fast path must write exactly what line-by-line normalization writes ---
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import train.channels as channels  # noqa: E402
+
+LABELS = ["__label__a", "__label__B", "__label__", "__label__x__label__y", "__label__é"]
+WORDS = ["word", "Word", "ünï", "it's", "a-b", "x__label__", "__label__a", ",", "!", "\xa0", "\u2003", "\x1c", "\r"]
+SEPARATORS = [" ", " ", " ", "  ", "\t"]
+MESSY_LINE = st.tuples(st.lists(st.sampled_from(LABELS), max_size=2), st.lists(st.sampled_from(WORDS), max_size=4),
+                       st.lists(st.sampled_from(SEPARATORS), min_size=6, max_size=6),
+                       st.sampled_from(["\n"] * 4 + ["", "\n\n"]))
+# mostly canonical lines, one thing at a time slightly off, so that the fast path is really exercised
+CLEAN_LINE = st.tuples(st.lists(st.sampled_from(LABELS[:2]), min_size=1, max_size=2),
+                       st.lists(st.sampled_from(["word", "Word", "ünï", "it's", "x", "7"]), min_size=1, max_size=4),
+                       st.lists(st.sampled_from([" "] * 12 + ["  "]), min_size=6, max_size=6),
+                       st.sampled_from(["\n"] * 12 + [""]))
+LINE = st.one_of(CLEAN_LINE, CLEAN_LINE, CLEAN_LINE, MESSY_LINE)
+
+
+def _line(parts) -> str:
+    labels, words, separators, end = parts
+    tokens = labels + words
+    return "".join(token + (separators[i] if i < len(tokens) - 1 else "") for i, token in enumerate(tokens)) + end
+TOKENIZERS = [Tokenizer("whitespace", False), Tokenizer("whitespace", True), Tokenizer("regex", True),
+              Tokenizer("regex", False)]
+
+
+def _prepare_both(tmp_path, data: bytes, tokenizer: Tokenizer, monkeypatch):
+    (tmp_path / "in").mkdir(exist_ok=True)
+    (tmp_path / "in" / "data.txt").write_bytes(data)
+    outputs = []
+    for fast in (True, False):
+        with monkeypatch.context() as patch:
+            if not fast:
+                patch.setattr(channels, "canonical_label_runs", lambda *args: None)
+            try:
+                prepared = prepare_labelled("train", tmp_path / "in", tmp_path / "out.txt", tokenizer)
+                outputs.append(((tmp_path / "out.txt").read_bytes(), prepared.examples, dict(prepared.labels),
+                                prepared.skipped_unlabelled, prepared.skipped_empty))
+            except KindlingError as exc:
+                outputs.append(exc.code)
+    return outputs
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINE, max_size=12), st.sampled_from(TOKENIZERS), st.booleans())
+def test_fast_path_writes_what_the_line_by_line_path_writes(tmp_path, monkeypatch, lines, tokenizer, tiny_blocks):
+    data = "".join(_line(parts) for parts in lines).encode("utf-8")
+    with monkeypatch.context() as patch:
+        if tiny_blocks:  # many blocks: canonical and non-canonical ones mixed in one file
+            patch.setattr(channels, "BLOCK_BYTES", 16)
+        fast, slow = _prepare_both(tmp_path, data, tokenizer, monkeypatch)
+    assert fast == slow
+
+
+def test_a_canonical_file_takes_the_fast_path(tmp_path):
+    block = b"__label__a __label__b two labels\n__label__c one label\n"
+    runs = channels.canonical_label_runs(block, "__label__", Tokenizer("regex", True))
+    assert runs == {"__label__a __label__b ": 1, "__label__c ": 1}
+    for not_canonical in (b"__label__a  two spaces\n", b"__label__a Upper\n", b"no label\n", b"__label__a\n",
+                          b"__label__a text __label__b\n", b"__label__a tab\there\n", b"__label__a no newline"):
+        assert channels.canonical_label_runs(not_canonical, "__label__", Tokenizer("regex", True)) is None
