@@ -19,7 +19,13 @@ usage: python -m container [COMMAND] [OPTIONS]
 commands:
   train            train from the SageMaker tree under $SAGEMAKER_BASE_DIR (default /opt/ml):
                    input/config/hyperparameters.json + input/data/<channel>/ -> model/ (bundle)
-  train --sample   the same, reading config and channels from the sample baked into the image
+  train --sample [classification|embeddings]
+                   the same, reading config and channels from a sample baked into the image
+                   (classification: Pang & Lee sentences; embeddings: a Wikipedia dump, prepared)
+  prepare [IN ...] OUT [--tokenizer regex|spacy|whitespace] [--language en] [--keep-case]
+                   [--text-field text] [--processes N]
+                   raw text / JSON Lines / Wikipedia XML dumps -> OUT/corpus.txt + OUT/summary.json
+                   (defaults: /opt/ml/processing/input -> /opt/ml/processing/output)
   serve            serve the bundle in model/ on port $SAGEMAKER_BIND_TO_PORT (default 8080):
                    GET /ping, POST /invocations, GET /execution-parameters
   help             this text
@@ -43,11 +49,18 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(help_text())
         return 0
     if command == "train":
-        if args not in ([], ["--sample"]):
-            return _usage_error(f"train takes no arguments other than --sample (got {' '.join(args)})")
+        from container.paths import SAMPLES
+
+        if args[:1] not in ([], ["--sample"]) or len(args) > 2 or (len(args) == 2 and args[1] not in SAMPLES):
+            return _usage_error(f"train takes no arguments other than --sample [{'|'.join(SAMPLES)}] "
+                                f"(got {' '.join(args)})")
         from train.job import main as train_main
 
-        return train_main(sample=bool(args))
+        return train_main(sample=(args[1] if len(args) == 2 else "classification") if args else None)
+    if command == "prepare":
+        from train.corpus import main as prepare_main
+
+        return prepare_main(args)
     if command == "serve":
         if args:
             return _usage_error(f"serve takes no arguments (got {' '.join(args)}); configure it with environment settings")

@@ -169,6 +169,7 @@ def read_bundle(model_dir: Path, verify: bool = True) -> Bundle:
     if not isinstance(manifest.get("tasks"), dict) or not manifest["tasks"]:
         raise KindlingError(f"{manifest_path} lists no tasks.", code="bad_bundle", status=503)
     bundle = Bundle(directory=model_dir, manifest=manifest)
+    verified: set[tuple[int, int]] = set()  # hard links (vectors.bin = model.bin) are checked once
     for name, info in (manifest.get("files") or {}).items():
         path = bundle.path(name)
         if not path.is_file():
@@ -179,7 +180,9 @@ def read_bundle(model_dir: Path, verify: bool = True) -> Bundle:
                                 code="bad_bundle", status=503, hint="The file was truncated or replaced; train again.")
         # A damaged model file can crash a native loader outright; a checksum (about 2 GB/s) costs
         # far less than a crash-looping endpoint.
-        if verify and info.get("sha256") and sha256_of(path) != info["sha256"]:
+        identity = (path.stat().st_dev, path.stat().st_ino)
+        if verify and info.get("sha256") and identity not in verified and sha256_of(path) != info["sha256"]:
             raise KindlingError(f"{path} does not match the checksum in the manifest.", code="bad_bundle",
                                 status=503, hint="The file was corrupted or replaced; train again.")
+        verified.add(identity)
     return bundle

@@ -78,7 +78,10 @@ class Paths:
         return self.base / "checkpoints"
 
 
-def sample_input_dir(environ: os._Environ | dict | None = None) -> Path:
-    """Where the image keeps its SageMaker-shaped sample input tree (config + channels)."""
+SAMPLES = {"classification": "input", "embeddings": "embeddings/input"}  # `train --sample [NAME]`
+
+
+def sample_input_dir(environ: os._Environ | dict | None = None, name: str = "classification") -> Path:
+    """Where the image keeps a SageMaker-shaped sample input tree (config + channels)."""
     env = os.environ if environ is None else environ
-    return Path(env.get(SAMPLE_ENV) or DEFAULT_SAMPLE) / "input"
+    return Path(env.get(SAMPLE_ENV) or DEFAULT_SAMPLE) / SAMPLES[name]

@@ -76,12 +76,18 @@ def _error_response(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+def _any_of(schemas: list[dict]) -> dict:
+    """One schema, or anyOf the tasks' schemas (anyOf, not oneOf: `{}` is a valid configuration of
+    every task), nested alternatives flattened."""
+    flat = [branch for schema in schemas for branch in schema.get("anyOf", schema.get("oneOf", [schema]))]
+    return flat[0] if len(flat) == 1 else {"anyOf": flat}
+
+
 def openapi(task_kinds: dict[str, type], settings: ServeSettings) -> dict:
     """OpenAPI 3.0 for these tasks ({task name: predictor class}) and these limits."""
     configurations = [cls.configuration_schema for cls in task_kinds.values()]
     responses = [cls.response_schema for cls in task_kinds.values()]
-    one = (lambda schemas: schemas[0] if len(schemas) == 1 else {"oneOf": schemas})  # noqa: E731
-    body = request_schema(list(task_kinds), settings.max_instances, one(configurations))
+    body = request_schema(list(task_kinds), settings.max_instances, _any_of(configurations))
     limit = settings.max_payload_bytes
     return {
         "openapi": "3.0.3",
@@ -106,7 +112,7 @@ def openapi(task_kinds: dict[str, type], settings: ServeSettings) -> dict:
                                               "pattern": r"^[^\r]{1,2000}$"}}}},
                 "responses": {
                     "200": {"description": "one result per instance, in order", "content": {
-                        "application/json": {"schema": {"type": "array", "items": one(responses)}},
+                        "application/json": {"schema": {"type": "array", "items": _any_of(responses)}},
                         "application/jsonlines": {"schema": {"type": "string", "description": LINES["answers"]}}}},
                     "400": _error_response("the body is not valid JSON or not of this shape"),
                     "406": _error_response("Accept names no type the server writes"),

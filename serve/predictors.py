@@ -8,13 +8,14 @@ here and registering its manifest `kind` in PREDICTORS.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Protocol
 
 from container.bundle import MANIFEST, Bundle, read_bundle
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
+from serve.deadline import check_deadline
+from serve.embeddings import EmbeddingPredictor
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +31,6 @@ class Predictor(Protocol):
     response_schema: dict  # JSON schema of one result
 
     def predict(self, instances: list[str], configuration: dict, deadline: float) -> list[dict]: ...
-
-
-def check_deadline(deadline: float, done: int, total: int) -> None:
-    if time.monotonic() > deadline:
-        raise KindlingError(
-            f"The request ran out of time after {done} of {total} instances.", code="deadline_exceeded",
-            status=503, hint="Send fewer instances per request, or raise SAGEMAKER_MODEL_SERVER_TIMEOUT.")
 
 
 class ClassificationPredictor:
@@ -95,7 +89,7 @@ class ClassificationPredictor:
         return results
 
 
-PREDICTORS = {"classification": ClassificationPredictor}
+PREDICTORS = {"classification": ClassificationPredictor, "embeddings": EmbeddingPredictor}
 
 
 def bare_fasttext_bundle(model_dir: Path) -> Bundle | None:

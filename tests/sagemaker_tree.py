@@ -73,3 +73,30 @@ def open_permissions(root: Path) -> None:
     """Let any container user (root, kindling, --user UID) write the tree, as SageMaker's mounts allow."""
     for path in [Path(root), *Path(root).rglob("*")]:
         path.chmod(0o777 if path.is_dir() else 0o666)
+
+
+def topical_sentences(count: int, seed: int) -> list[str]:
+    """Unlabelled sentences, each about one topic: word vectors trained on them put a topic's words
+    close together (the neighbour tests' ground truth)."""
+    rng = random.Random(seed)
+    out = []
+    for index in range(count):
+        topic = sorted(TOPICS)[index % len(TOPICS)]
+        words = rng.choices(TOPICS[topic], k=6) + rng.choices(FILLER, k=3)
+        rng.shuffle(words)
+        out.append(" ".join(words))
+    return out
+
+
+def gensim_test_data() -> Path:
+    """gensim's test_data folder (the wheel is a test requirement): Wikipedia samples, WS-353, SimLex-999,
+    the analogy questions, real fastText .bin files."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gensim")
+    assert spec is not None and spec.submodule_search_locations, "gensim is a test requirement (tests/requirements.txt)"
+    return Path(list(spec.submodule_search_locations)[0]) / "test" / "test_data"
+
+
+ENWIKI_SAMPLE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+BGWIKI_SAMPLE = "bgwiki-latest-pages-articles-shortened.xml.bz2"

@@ -8,15 +8,14 @@ text goes through the shared tokenizer, so serving sees text exactly as training
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
+from container.compressed import open_binary
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from train.formats import Reading, format_of, records
@@ -49,14 +48,6 @@ def channel_files(channel: str, directory: Path) -> list[Path]:
     return files
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    if path.suffix == ".bz2":
-        return bz2.open(path, "rb")
-    return open(path, "rb")
-
-
 def _decoded(path: Path, numbered_lines) -> Iterator[tuple[int, str]]:
     for number, raw in numbered_lines:
         try:
@@ -70,7 +61,7 @@ def _decoded(path: Path, numbered_lines) -> Iterator[tuple[int, str]]:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         yield from _decoded(path, enumerate(handle, start=1))
 
 
@@ -137,7 +128,7 @@ class _Writer:
 def _fasttext_file(path: Path, writer: _Writer, reading: Reading) -> None:
     """fastText lines in blocks: canonical blocks are copied, the others normalized line by line."""
     first = 1
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         while chunk := handle.readlines(BLOCK_BYTES):
             block = b"".join(chunk)
             try:

@@ -76,6 +76,7 @@ class SupervisedParams:
     label_field: str = hp.param("label", "JSON Lines attribute / CSV column holding the label(s)")
     tokenizer: str = hp.param("regex", "text normalization shared with serving", choices=SCHEMES)
     lowercase: bool = hp.param(True, "lower-case text before training and serving")
+    language: str = hp.param("en", "spaCy language code for tokenizer=spacy")
 
     def validate(self) -> None:
         if self.autotune and self.early_stopping:
@@ -104,7 +105,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     """Train on the `train` channel, score on `validation` if given, write model.bin + manifest into stage."""
     params = hp.parse(SupervisedParams, env.hyperparameters, mode="supervised")
     params.validate()
-    tokenizer = Tokenizer(scheme=params.tokenizer, lowercase=params.lowercase)
+    tokenizer = Tokenizer(scheme=params.tokenizer, lowercase=params.lowercase, language=params.language)
     extra = sorted(set(env.channels) - {"train", "validation", pretrained.CHANNEL})
     if extra:
         log.warning("ignoring channel(s) %s: mode=supervised reads 'train', 'validation' and 'pretrained'",

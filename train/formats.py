@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from container.compressed import stem_suffixes
 from container.errors import KindlingError
 
 FORMATS = ("auto", "fasttext", "jsonlines", "csv")
@@ -44,7 +45,7 @@ def format_of(path: Path, content_type: str | None, requested: str) -> str:
         mimetype = content_type.split(";", 1)[0].strip().lower()
         if mimetype in CONTENT_TYPES:
             return CONTENT_TYPES[mimetype]
-    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2")]
+    suffixes = stem_suffixes(path)
     return EXTENSIONS.get(suffixes[-1], "fasttext") if suffixes else "fasttext"
 
 

@@ -17,14 +17,15 @@ from container import logs
 from container.bundle import staged_bundle
 from container.errors import KindlingError
 from container.paths import Paths, sample_input_dir
-from train import classifier
+from train import classifier, embeddings
 from train import environment as environment_module
 from train.isolated import Stopped
 
 log = logging.getLogger("kindling.train")
 
 # mode -> function(env, stage_dir) -> metrics. One entry per task the image can train.
-TASKS: dict[str, Callable] = {"supervised": classifier.train}
+TASKS: dict[str, Callable] = {"supervised": classifier.train, **{mode: embeddings.train for mode in embeddings.MODES},
+                              "vectors": embeddings.import_vectors}
 
 
 def _write_failure(paths: Paths, message: str) -> None:
@@ -74,7 +75,7 @@ def _raise_stopped(signum, _frame) -> None:
     raise Stopped(signal.Signals(signum).name)
 
 
-def main(sample: bool = False) -> int:
+def main(sample: str | None = None) -> int:
     logs.setup()
     # SageMaker StopTrainingJob, ECS StopTask and `docker stop` send SIGTERM (then SIGKILL 120/30/10 s
     # later): stop the fastText child, clean the staging directory and say so in the failure file.
@@ -82,6 +83,6 @@ def main(sample: bool = False) -> int:
     signal.signal(signal.SIGINT, _raise_stopped)
     paths = Paths.from_env()
     if sample:
-        paths = paths.with_input(sample_input_dir())
+        paths = paths.with_input(sample_input_dir(name=sample))
         log.info("using the sample baked into the image: %s", paths.input)
     return run(paths)

@@ -47,7 +47,7 @@ def test_training_writes_bundle_and_metrics(tree, capfd):
     manifest = json.loads((tree.model / "manifest.json").read_text())
     task = manifest["tasks"]["classification"]
     assert sorted(p.name for p in tree.model.iterdir()) == ["eval.json", "manifest.json", "model.bin"]
-    assert task["files"] == {"model": "model.bin"} and task["tokenizer"] == {"scheme": "regex", "lowercase": True}
+    assert task["files"] == {"model": "model.bin"} and task["tokenizer"] == {"scheme": "regex", "lowercase": True, "language": "en"}
     assert sorted(task["labels"]) == ["__label__cooking", "__label__space", "__label__sports"]
     assert manifest["files"]["model.bin"]["bytes"] == (tree.model / "model.bin").stat().st_size
     assert {"kindling", "python", "fasttext-numpy2", "numpy"} <= set(manifest["versions"])

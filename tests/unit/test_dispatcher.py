@@ -11,7 +11,7 @@ import container.__main__ as dispatcher
 def recorded(monkeypatch):
     """Replace the train and serve entry points with recorders, so dispatch is tested without side effects."""
     calls = []
-    monkeypatch.setitem(sys.modules, "train.job", types.SimpleNamespace(main=lambda sample=False: calls.append(
+    monkeypatch.setitem(sys.modules, "train.job", types.SimpleNamespace(main=lambda sample=None: calls.append(
         ("train", sample)) or 0))
     monkeypatch.setitem(sys.modules, "serve.server", types.SimpleNamespace(main=lambda: calls.append(("serve",)) or 0))
     return calls
@@ -38,9 +38,11 @@ def test_no_command_trains_when_config_exists(tmp_path, monkeypatch, recorded):
     (tmp_path / "input/config").mkdir(parents=True)
     (tmp_path / "input/config/hyperparameters.json").write_text(json.dumps({"mode": "supervised"}))
     assert dispatcher.main([]) == 0
-    assert recorded == [("serve",), ("train", False)]
+    assert recorded == [("serve",), ("train", None)]
 
 
 def test_explicit_commands(recorded):
     assert dispatcher.main(["train", "--sample"]) == 0 and dispatcher.main(["serve"]) == 0
-    assert recorded == [("train", True), ("serve",)]
+    assert dispatcher.main(["train", "--sample", "embeddings"]) == 0
+    assert dispatcher.main(["train", "--sample", "nonsense"]) == 2
+    assert recorded == [("train", "classification"), ("serve",), ("train", "embeddings")]

@@ -15,6 +15,9 @@ def test_document_describes_every_route_and_the_blazingtext_shapes():
     document = shipped_document()
     assert set(document["paths"]) == {"/ping", "/invocations", "/execution-parameters"}
     body = document["paths"]["/invocations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body["required"] == ["instances"] and body["properties"]["configuration"]["properties"]["k"]["minimum"] == 1
+    configurations = body["properties"]["configuration"]["anyOf"]
+    classification, embeddings = configurations
+    assert body["required"] == ["instances"] and classification["properties"]["k"]["minimum"] == 1
+    assert embeddings["properties"]["output"]["enum"] == ["vector", "sentence_vector", "neighbours", "similarity"]
     responses = document["paths"]["/invocations"]["post"]["responses"]
     assert {"200", "400", "406", "413", "415", "503"} <= set(responses)

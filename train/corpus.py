@@ -1,0 +1,304 @@
+"""Corpus preparation: raw text in, a text8-style training corpus out (one paragraph per line,
+tokens joined by single spaces, through the shared tokenizer).
+
+Inputs (any number of files under the input directories, .gz/.bz2 decompressed on the fly):
+- MediaWiki XML dumps (*.xml, *.xml.bz2, or any file starting with <mediawiki): article text of the
+  main namespace with markup stripped; redirects and other namespaces skipped;
+- JSON Lines (*.jsonl, *.jsonlines, *.ndjson, *.json): the string under `text_field`;
+- anything else: plain text, one paragraph per line.
+
+Tokenization runs in `processes` worker processes on batches of about a megabyte; batches are written
+in input order through a bounded window of pending results, so the output is the same byte for byte
+for 1 or N processes and memory stays constant. Invalid UTF-8 is replaced (U+FFFD) and counted; files
+that look binary are skipped and named. Progress goes to the log on plain lines; counts go to a JSON
+summary beside the corpus.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import logging
+import multiprocessing
+import os
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from container import wikipedia
+from container.compressed import open_binary, stem_suffixes
+from container.errors import KindlingError
+from container.tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
+
+CORPUS_FILE = "corpus.txt"
+SUMMARY_FILE = "summary.json"
+BATCH_CHARS = 1 << 20
+JSON_SUFFIXES = (".jsonl", ".jsonlines", ".ndjson", ".json")
+XML_SUFFIXES = (".xml",)
+PROGRESS_SECONDS = 5.0
+
+
+@dataclass
+class Counts:
+    files: int = 0
+    documents: int = 0
+    sentences: int = 0
+    tokens: int = 0
+    characters: int = 0
+    invalid_utf8_lines: int = 0
+    skipped_records: int = 0
+    skipped_files: list = field(default_factory=list)
+    formats: Counter = field(default_factory=Counter)
+
+
+def corpus_files(inputs: Iterable[Path]) -> list[Path]:
+    """Every regular, non-hidden file under the inputs (files or directories), in name order."""
+    found: list[Path] = []
+    for root in inputs:
+        if root.is_file():
+            found.append(root)
+        elif root.is_dir():
+            found += sorted(p for p in root.rglob("*") if p.is_file()
+                            and not any(part.startswith(".") for part in p.relative_to(root).parts))
+        else:
+            raise KindlingError(f"The corpus input {root} does not exist.", code="missing_input",
+                                hint="Name a directory or file of raw text, JSON Lines or a Wikipedia XML dump.")
+    return found
+
+
+# Byte-order marks: Windows tools write UTF-16 text (gensim's Bulgarian sample dump is UTF-16 LE);
+# read as UTF-8 it would be mojibake, so the mark decides the encoding.
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+                    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def encoding_of(head: bytes) -> str:
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            return encoding
+    return "utf-8"
+
+
+def _kind(path: Path, head: bytes) -> str:
+    suffixes = stem_suffixes(path)
+    text_head = head.decode(encoding_of(head), errors="ignore").encode("utf-8")
+    if wikipedia.is_dump(text_head) or (suffixes and suffixes[-1] in XML_SUFFIXES):
+        return "wikipedia"
+    if suffixes and suffixes[-1] in JSON_SUFFIXES:
+        return "jsonlines"
+    return "text"
+
+
+def _decoded_lines(handle, encoding: str, counts: Counts) -> Iterator[str]:
+    """Lines of a binary stream as text; invalid UTF-8 replaced and counted, never fatal."""
+    if encoding != "utf-8":  # a byte-order mark named the encoding
+        for line in io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline=None):
+            counts.invalid_utf8_lines += "\ufffd" in line
+            yield line.rstrip("\n")
+        return
+    while chunk := handle.readlines(BATCH_CHARS):
+        try:
+            yield from b"".join(chunk).decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            for raw in chunk:
+                try:
+                    yield raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError:
+                    counts.invalid_utf8_lines += 1
+                    yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+class WikiText(str):
+    """An article's raw wikitext: the worker strips the markup (the costlier half of reading a dump),
+    so parsing in the main process and stripping in the workers overlap."""
+
+
+def _documents(path: Path, kind: str, encoding: str, text_field: str, counts: Counts) -> Iterator[str]:
+    """The documents of one file as text (paragraphs separated by newlines), or WikiText."""
+    if kind == "wikipedia":
+        for page in wikipedia.articles(path):
+            yield WikiText(page.text)
+        return
+    with open_binary(path) as handle:
+        for number, line in enumerate(_decoded_lines(handle, encoding, counts), start=1):
+            if kind == "text":
+                yield line
+                continue
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line).get(text_field)
+            except (ValueError, AttributeError):
+                value = None
+            if not isinstance(value, str):
+                if counts.skipped_records == 0:
+                    log.warning("%s, line %d: no string %r field (JSON Lines records without one are skipped "
+                                "and counted)", path, number, text_field)
+                counts.skipped_records += 1
+                continue
+            yield value
+
+
+def _looks_binary(head: bytes) -> bool:
+    return encoding_of(head) == "utf-8" and b"\x00" in head
+
+
+def paragraphs(files: list[Path], text_field: str, counts: Counts) -> Iterator[str]:
+    """Every non-empty paragraph of every file, in order; documents counted on the way."""
+    for path in files:
+        try:
+            with open_binary(path) as handle:
+                head = handle.read(8192)
+        except (OSError, EOFError) as exc:
+            raise KindlingError(f"Cannot read {path}: {exc}.", code="unreadable_input",
+                                hint="Check the file's permissions and that it is not truncated.") from exc
+        if _looks_binary(head):
+            log.warning("skipping %s: it looks binary (NUL bytes in its first 8 KB), not text", path)
+            counts.skipped_files.append(str(path))
+            continue
+        kind = _kind(path, head)
+        counts.files += 1
+        counts.formats[kind] += 1
+        for document in _documents(path, kind, encoding_of(head), text_field, counts):
+            if not document.strip():
+                continue
+            counts.documents += 1
+            if isinstance(document, WikiText):
+                yield document
+                continue
+            for paragraph in document.split("\n"):
+                if paragraph.strip():
+                    yield paragraph
+
+
+def _batches(lines: Iterator[str]) -> Iterator[list[str]]:
+    batch, size = [], 0
+    for line in lines:
+        batch.append(line)
+        size += len(line)
+        if size >= BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def tokenize_batch(tokenizer: Tokenizer, batch: list[str]) -> tuple[str, int, int, Counter, int]:
+    """(output text, lines, tokens, word counts, characters in) for one batch: the unit of parallel work."""
+    out, words, tokens, characters = [], Counter(), 0, 0
+    for item in batch:
+        paragraphs = wikipedia.plain_text(item).split("\n") if isinstance(item, WikiText) else [item]
+        for paragraph in paragraphs:
+            characters += len(paragraph)
+            line_tokens = tokenizer.tokenize(paragraph)
+            if line_tokens:
+                out.append(" ".join(line_tokens))
+                words.update(line_tokens)
+                tokens += len(line_tokens)
+    return ("\n".join(out) + "\n" if out else ""), len(out), tokens, words, characters
+
+
+def default_processes() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def prepare_corpus(inputs: list[Path], out_dir: Path, tokenizer: Tokenizer, text_field: str = "text",
+                   processes: int = 0) -> dict:
+    """Write out_dir/corpus.txt and out_dir/summary.json; return the summary."""
+    files = corpus_files(inputs)
+    if not files:
+        raise KindlingError(f"No files in {', '.join(map(str, inputs))}.", code="empty_corpus",
+                            hint="Put raw text, JSON Lines or a Wikipedia dump into the input directory.")
+    processes = processes or default_processes()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts, vocabulary = Counts(), Counter()
+    started = last_report = time.monotonic()
+    log.info("prepare: %d file(s), tokenizer=%s language=%s lowercase=%s, %d process(es)", len(files),
+             tokenizer.scheme, tokenizer.language, tokenizer.lowercase, processes)
+
+    def consume(result) -> None:
+        nonlocal last_report
+        text, lines, tokens, words, characters = result
+        out.write(text)
+        counts.sentences += lines
+        counts.tokens += tokens
+        counts.characters += characters
+        vocabulary.update(words)
+        now = time.monotonic()
+        if now - last_report >= PROGRESS_SECONDS:
+            last_report = now
+            megabytes = counts.characters / 1e6
+            log.info("prepare: %.1f MB read (%.1f MB/s), %d lines, %d tokens", megabytes,
+                     megabytes / (now - started), counts.sentences, counts.tokens)
+
+    batches = _batches(paragraphs(files, text_field, counts))
+    with open(out_dir / CORPUS_FILE, "w", encoding="utf-8") as out:
+        if processes == 1:
+            for batch in batches:
+                consume(tokenize_batch(tokenizer, batch))
+        else:
+            with multiprocessing.get_context("fork").Pool(processes) as pool:
+                pending: deque = deque()
+                for batch in batches:  # a bounded window keeps memory flat and the order fixed
+                    pending.append(pool.apply_async(tokenize_batch, (tokenizer, batch)))
+                    if len(pending) >= 2 * processes:
+                        consume(pending.popleft().get())
+                while pending:
+                    consume(pending.popleft().get())
+    seconds = time.monotonic() - started
+    summary = {"files": counts.files, "formats": dict(counts.formats), "documents": counts.documents,
+               "sentences": counts.sentences, "tokens": counts.tokens, "vocabulary": len(vocabulary),
+               "characters": counts.characters, "invalid_utf8_lines": counts.invalid_utf8_lines,
+               "skipped_records": counts.skipped_records, "skipped_files": counts.skipped_files,
+               "tokenizer": tokenizer.to_manifest(), "processes": processes, "seconds": round(seconds, 3),
+               "mb_per_second": round(counts.characters / 1e6 / seconds, 2) if seconds else None}
+    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if counts.invalid_utf8_lines:
+        log.warning("prepare: %d line(s) were not valid UTF-8; the bad bytes became U+FFFD", counts.invalid_utf8_lines)
+    log.info("prepare: %d documents, %d lines, %d tokens, %d distinct words from %d file(s) in %.1f s (%.1f MB/s)",
+             counts.documents, counts.sentences, counts.tokens, len(vocabulary), counts.files, seconds,
+             summary["mb_per_second"] or 0)
+    if counts.tokens == 0:
+        skipped = f"; skipped as binary: {', '.join(counts.skipped_files)}" if counts.skipped_files else ""
+        raise KindlingError(f"The corpus is empty: {len(files)} file(s) gave no text{skipped}.", code="empty_corpus",
+                            hint="Give UTF-8 text, JSON Lines with the text_field named, or a Wikipedia dump.")
+    return summary
+
+
+def main(argv: list[str]) -> int:
+    """`python -m container prepare [INPUT ...] OUTPUT [options]` — also a SageMaker Processing / ECS job."""
+    import argparse
+
+    from container import logs
+    from container.tokenizer import SCHEMES
+
+    parser = argparse.ArgumentParser(prog="python -m container prepare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="*", type=Path,
+                        help="input files or directories, then the output directory "
+                             "(default: /opt/ml/processing/input /opt/ml/processing/output)")
+    parser.add_argument("--tokenizer", choices=SCHEMES, default="regex")
+    parser.add_argument("--language", default="en", help="spaCy language code for --tokenizer spacy")
+    parser.add_argument("--keep-case", action="store_true", help="do not lower-case")
+    parser.add_argument("--text-field", default="text", help="the JSON Lines field holding the text")
+    parser.add_argument("--processes", type=int, default=0, help="worker processes (default: one per CPU)")
+    args = parser.parse_args(argv)
+    logs.setup()
+    paths = args.paths or [Path("/opt/ml/processing/input"), Path("/opt/ml/processing/output")]
+    if len(paths) < 2:
+        parser.error("give at least one input and the output directory")
+    try:
+        tokenizer = Tokenizer(args.tokenizer, not args.keep_case, args.language)
+        prepare_corpus(paths[:-1], paths[-1], tokenizer, args.text_field, args.processes)
+    except KindlingError as exc:
+        log.error("prepare failed: %s", exc)
+        return 1
+    return 0
