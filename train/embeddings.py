@@ -135,23 +135,27 @@ def fit_vectors(corpus: str, args: dict, stage: str) -> dict:
         matrix[row] = model.get_word_vector(word)
     vector_files.write_matrix(Path(stage), list(words), matrix)
     tokens = int(np.asarray(counts, dtype=np.int64).sum())
-    return {"words": len(words), "tokens": tokens, "seconds": round(seconds, 3),
+    return {"words": len(words), "real_words": sum(1 for word in words if word != "</s>"), "tokens": tokens, "seconds": round(seconds, 3),
             "words_per_second_per_thread": round(tokens * args["epoch"] / seconds / args["thread"]) if seconds else None}
+
+
+def _too_small(params: WordVectorParams, corpus: Path) -> KindlingError:
+    words: dict[bytes, int] = {}
+    with open(corpus, "rb") as handle:
+        for line in handle:
+            for token in line.split():
+                words[token] = words.get(token, 0) + 1
+    most = max(words.values(), default=0)
+    return KindlingError(
+        f"No word occurs min_count={params.min_count} times in the corpus ({sum(words.values())} tokens, "
+        f"{len(words)} distinct words, the most frequent seen {most} times).", code="corpus_too_small",
+        hint="Give more text, or lower min_count.")
 
 
 def _explain(exc: Exception, params: WordVectorParams, corpus: Path) -> KindlingError:
     text = str(exc)
     if "Empty vocabulary" in text or "vocabulary" in text.lower():
-        words: dict[str, int] = {}
-        with open(corpus, "rb") as handle:
-            for line in handle:
-                for token in line.split():
-                    words[token] = words.get(token, 0) + 1
-        most = max(words.values(), default=0)
-        return KindlingError(
-            f"No word occurs min_count={params.min_count} times in the corpus ({sum(words.values())} tokens, "
-            f"{len(words)} distinct words, the most frequent seen {most} times).", code="corpus_too_small",
-            hint="Give more text, or lower min_count.")
+        return _too_small(params, corpus)
     if "NaN" in text:
         return KindlingError(f"Training diverged (fastText: {text}) with learning_rate={params.learning_rate}.",
                              code="diverged", hint="Lower learning_rate (e.g. by a factor of 10).")
@@ -218,6 +222,8 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
                 fitted = run_isolated(fit_vectors, str(corpus), args, str(stage))
             except (RuntimeError, ValueError) as exc:
                 raise _explain(exc, params, corpus) from exc
+        if not fitted["real_words"]:  # only fastText's end-of-line token "</s>" made it into the vocabulary
+            raise _too_small(params, corpus)
     os.link(stage / BINARY_FILE, stage / MODEL_FILE)
     log.info("trained %d word vectors on %d tokens in %.1f s (%s words/s/thread)", fitted["words"], fitted["tokens"],
              fitted["seconds"], fitted["words_per_second_per_thread"])

@@ -20,6 +20,7 @@ from train.job import run
 pytestmark = pytest.mark.contract
 ROOT = Path(__file__).resolve().parents[2]
 HP = FAST_HYPERPARAMETERS
+W2V = {"mode": "skipgram", "min_count": "1", "epochs": "1", "vector_dim": "10", "evaluation": "false"}
 
 # (id, tree arguments for make_tree, words in /opt/ml/output/failure); every one exits 1
 TRAINING = [
@@ -45,6 +46,25 @@ TRAINING = [
      "line 1: no text under 'source'"),
     ("csv-columns", dict(channels={"train": {"t.csv": "review,y\ngood,1\n"}}), "'source', 'label' missing"),
     ("rare-labels", dict(hyperparameters={**HP, "min_count_label": "100000"}), "No label was seen"),
+    # word vectors (mode=skipgram / cbow / vectors)
+    ("w2v-empty-corpus", dict(hyperparameters=W2V, channels={"train": {"blank.txt": "\n \n"}}),
+     "No word occurs min_count=1 times in the corpus (0 tokens"),
+    ("w2v-min-count", dict(hyperparameters={**W2V, "min_count": "1000"}, channels={"train": {"c.txt": "a b a\n"}}),
+     "No word occurs min_count=1000 times in the corpus (3 tokens, 2 distinct words, the most frequent seen 2 times)"),
+    ("w2v-prepared-empty", dict(hyperparameters={**W2V, "prepare": "true"}, channels={"train": {"b.txt": "  \n"}}),
+     "The corpus is empty"),
+    ("w2v-binary", dict(hyperparameters={**W2V, "prepare": "true"}, channels={"train": {"x.bin": b"\x00\x01"}}),
+     "skipped as binary"),
+    ("w2v-not-a-dump", dict(hyperparameters={**W2V, "prepare": "true"},
+                            channels={"train": {"page.xml": "<html><body>hello</body></html>"}}),
+     "is XML but not a MediaWiki dump"),
+    ("w2v-language", dict(hyperparameters={**W2V, "tokenizer": "spacy", "language": "zz"}),
+     "spaCy has no tokenizer for language 'zz'"),
+    ("w2v-dimension", dict(hyperparameters={**W2V, "vector_dim": "5000"}), "must be at most 1000"),
+    ("w2v-char-ngrams", dict(hyperparameters={**W2V, "subwords": "true", "min_char": "6", "max_char": "3"}),
+     "min_char=6 is larger than max_char=3"),
+    ("vectors-ragged", dict(hyperparameters={"mode": "vectors"}, channels={"train": {"v.txt": "a 0.1 0.2\nb 0.3\n"}}),
+     "1 values where earlier lines have 2"),
 ]
 
 BODY = {"instances": ["rocket"]}
@@ -72,6 +92,24 @@ SERVING = [
     ("wrong-method", "GET", "/invocations", None, {}, {}, 405, "405 Method Not Allowed"),
     ("wrong-path", "GET", "/predict", None, {}, {}, 404, "404 Not Found"),
 ]
+
+
+# (id, body, status, words in error.message) against a word-vector bundle
+EMBEDDING_SERVING = [
+    ("similarity-without-with", {"instances": ["orbit"], "configuration": {"output": "similarity"}}, 400,
+     "output=similarity needs configuration.with"),
+    ("neighbours-k", {"instances": ["orbit"], "configuration": {"output": "neighbours", "k": 5000}}, 400,
+     "must be at most 1000"),
+    ("unknown-output", {"instances": ["orbit"], "configuration": {"output": "vectors"}}, 400, "must be one of"),
+    ("word-not-string", {"instances": [["orbit"]]}, 400, "must be a string"),
+]
+
+
+@pytest.mark.parametrize("name, body, status, words", EMBEDDING_SERVING, ids=[case[0] for case in EMBEDDING_SERVING])
+def test_embedding_serving_catalogue(embeddings_bundle, name, body, status, words):
+    client = create_app(load_predictors(embeddings_bundle), ServeSettings.from_env({})).test_client()
+    response = client.post("/invocations", data=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert response.status_code == status and words in response.json["error"]["message"]
 
 
 @pytest.mark.parametrize("name, tree, words", TRAINING, ids=[case[0] for case in TRAINING])
@@ -110,6 +148,6 @@ def test_missing_bundle_is_503_with_the_reason(tmp_path):
 def test_the_catalogue_has_at_least_25_entries_and_each_is_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Troubleshooting", 1)[1]
-    fragments = [case[-1] for case in TRAINING] + [case[-1] for case in SERVING] + ["manifest.json is missing"]
+    fragments = [case[-1] for case in TRAINING + SERVING + EMBEDDING_SERVING] + ["manifest.json is missing"]
     assert len(fragments) >= 25
     assert [f for f in fragments if f not in section] == []
