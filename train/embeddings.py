@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from container import hyperparameters as hp
-from container.bundle import describe_files, write_manifest
+from container.bundle import describe_files, digest_in_background, write_manifest
 from container.compressed import open_binary
 from container.errors import KindlingError
 from container.logs import metric
@@ -43,6 +43,7 @@ from train.progress import line_progress
 log = logging.getLogger(__name__)
 TASK = "embeddings"
 MODES = ("skipgram", "cbow", "batch_skipgram")
+ENGINES = ("fasttext", "gensim")
 BINARY_FILE = "vectors.bin"
 MODEL_FILE = "model.bin"
 EVAL_FILE = "eval.json"
@@ -70,6 +71,9 @@ class WordVectorParams:
     threads: int = hp.param(0, "training threads (0 = one per CPU)", aliases=("thread",), minimum=0)
     lr_update_rate: int = hp.param(100, "tokens between learning-rate updates", aliases=("lrUpdateRate",),
                                    minimum=1)
+    engine: str = hp.param("gensim", "the training implementation: gensim (gensim's FastText, the same algorithm, "
+                           "measured 1.3x faster here; saved as a fastText binary) or fasttext (the fastText "
+                           "library itself)", choices=ENGINES)
     prepare: bool = hp.param(False, "tokenize the raw train channel first (text, JSON Lines, Wikipedia dumps)")
     tokenizer: str = hp.param("regex", "tokenizer for prepare=true and for serving sentences", choices=SCHEMES)
     language: str = hp.param("en", "spaCy language code for tokenizer=spacy")
@@ -139,6 +143,34 @@ def fit_vectors(corpus: str, args: dict, stage: str) -> dict:
             "words_per_second_per_thread": round(tokens * args["epoch"] / seconds / args["thread"]) if seconds else None}
 
 
+def fit_vectors_gensim(corpus: str, args: dict, stage: str) -> dict:
+    """The same training with gensim's FastText (corpus_file mode: one thread per worker without the
+    GIL), saved with save_facebook_model so every artifact stays a fastText one."""
+    from container import logs
+
+    logs.setup()  # gensim reports progress through logging, once a second
+    from gensim.models import FastText
+    from gensim.models.fasttext import save_facebook_model
+
+    started = time.monotonic()
+    subwords = args["maxn"] > 0
+    model = FastText(corpus_file=corpus, sg=1 if args["model"] == "skipgram" else 0, cbow_mean=1,
+                     vector_size=args["dim"], window=args["ws"], negative=args["neg"], sample=args["t"],
+                     min_n=args["minn"] if subwords else 1, max_n=args["maxn"] if subwords else 0,
+                     bucket=args["bucket"] if subwords else 0, min_count=args["minCount"], alpha=args["lr"],
+                     min_alpha=0.0, workers=args["thread"], epochs=args["epoch"])
+    seconds = time.monotonic() - started
+    words = list(model.wv.index_to_key)
+    if not words:
+        raise ValueError("Empty vocabulary")
+    save_facebook_model(model, str(Path(stage) / BINARY_FILE))
+    matrix = np.ascontiguousarray(model.wv[words], dtype=np.float32)
+    vector_files.write_matrix(Path(stage), words, matrix)
+    tokens = int(model.corpus_total_words)
+    return {"words": len(words), "real_words": len(words), "tokens": tokens, "seconds": round(seconds, 3),
+            "words_per_second_per_thread": round(tokens * args["epoch"] / seconds / args["thread"]) if seconds else None}
+
+
 def _too_small(params: WordVectorParams, corpus: Path) -> KindlingError:
     words: dict[bytes, int] = {}
     with open(corpus, "rb") as handle:
@@ -167,6 +199,9 @@ def _finish(stage: Path, words: list[str], matrix: np.ndarray, tokenizer: Tokeni
             task_spec: dict, extra_files: list[str]) -> dict:
     """What every vector bundle gets: vectors.txt, spacy/, eval.json, manifest."""
     started = time.monotonic()
+    digests = {}
+    if BINARY_FILE in extra_files:  # the largest file: hashed once (model.bin is the same inode), meanwhile
+        digests[BINARY_FILE] = digests[MODEL_FILE] = digest_in_background(stage / BINARY_FILE)
     vector_files.write_text(stage / vector_files.TEXT_FILE, words, matrix)
     spacy_files = vector_files.write_spacy(stage / vector_files.SPACY_DIR, words, matrix)
     log.info("wrote %s (%d words x %d) and the spaCy vocab in %.1f s", vector_files.TEXT_FILE, len(words),
@@ -189,7 +224,7 @@ def _finish(stage: Path, words: list[str], matrix: np.ndarray, tokenizer: Tokeni
                             "analogy_accuracy": scores["analogies"]["accuracy"]})
     names = extra_files + [vector_files.TEXT_FILE, vector_files.MATRIX_FILE, vector_files.VOCABULARY_FILE] + \
         spacy_files + [name for name in (EVAL_FILE, CORPUS_SUMMARY_FILE) if (stage / name).exists()]
-    files = describe_files(stage, names)
+    files = describe_files(stage, names, digests)
     write_manifest(stage, {
         "tasks": {TASK: {**task_spec, "kind": TASK, "metrics": metrics, "tokenizer": tokenizer.to_manifest(),
                          "dimension": int(matrix.shape[1]), "words": len(words)}},
@@ -215,11 +250,13 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
         if summary is not None:
             (stage / CORPUS_SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                                                      encoding="utf-8")
-        log.info("fastText train_unsupervised %s on %s (%.1f MB)", " ".join(f"{k}={v}" for k, v in sorted(args.items())),
+        log.info("%s %s on %s (%.1f MB)", "gensim FastText" if params.engine == "gensim" else
+                 "fastText train_unsupervised", " ".join(f"{k}={v}" for k, v in sorted(args.items())),
                  corpus.name, corpus.stat().st_size / 1e6)
         with line_progress():
             try:
-                fitted = run_isolated(fit_vectors, str(corpus), args, str(stage))
+                fit = fit_vectors_gensim if params.engine == "gensim" else fit_vectors
+                fitted = run_isolated(fit, str(corpus), args, str(stage))
             except (RuntimeError, ValueError) as exc:
                 raise _explain(exc, params, corpus) from exc
         if not fitted["real_words"]:  # only fastText's end-of-line token "</s>" made it into the vocabulary

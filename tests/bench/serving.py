@@ -5,7 +5,8 @@ the load generator is wrk (Debian package) on loopback, and every run is bounded
 JSON report (default reports/bench.json) with the numbers and the goals they are judged against:
 
 - throughput: kindling single-sentence classification vs the bare app at concurrency 16 (ratio,
-  p50/p99), for the gthread and sync worker classes;
+  p50/p99), for the gthread and sync worker classes, and single-word vector requests (BlazingText
+  word2vec shape, the word-vector sample model) against the same bare app;
 - memory: proportional set size (PSS, /proc/PID/smaps_rollup) of all server processes with a large
   model (2M buckets x 100 dims, ~800 MB) for 1 and 4 workers;
 - cold start: `docker run` to the first 200 on /ping with that model;
@@ -32,6 +33,7 @@ from tests.image.docker import IMAGE, docker, free_port, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = json.dumps({"instances": ["a gripping, beautifully acted film"]})
+EMBEDDING_BODY = json.dumps({"instances": ["river"]})  # BlazingText word2vec request, one 100-d vector back
 GOALS = {"rps_ratio_min": 0.8, "p99_ms_max": 10.0, "pss_ratio_4_to_1_max": 1.3, "cold_start_s_max": 5.0,
          "soak_errors_max": 0, "soak_rss_growth_max": 0.05}
 
@@ -102,11 +104,11 @@ def bare_flask(workers: int, worker_class: str = "gthread", access_log: bool = F
 
 
 # --- load ------------------------------------------------------------------------------------------
-def wrk_script(delay_ms: int = 0) -> Path:
+def wrk_script(delay_ms: int = 0, body: str = BODY) -> Path:
     path = Path(tempfile.mkstemp(suffix=".lua", prefix="kindling-wrk-")[1])
     delay = f"\nfunction delay() return {delay_ms} end\n" if delay_ms else "\n"
     path.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                    f"wrk.body = {json.dumps(BODY)}" + delay)
+                    f"wrk.body = {json.dumps(body)}" + delay)
     return path
 
 
@@ -115,8 +117,8 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, seconds: int, connections: int = 16, delay_ms: int = 0) -> dict:
-    script = wrk_script(delay_ms)
+def wrk(url: str, seconds: int, connections: int = 16, delay_ms: int = 0, body: str = BODY) -> dict:
+    script = wrk_script(delay_ms, body)
     try:
         out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
                               f"{url}/invocations"], capture_output=True, text=True, timeout=seconds + 60).stdout
@@ -132,19 +134,22 @@ def wrk(url: str, seconds: int, connections: int = 16, delay_ms: int = 0) -> dic
             "p99_ms": latency.get("99")}
 
 
-def throughput(model: Path, seconds: int, rounds: int) -> dict:
+def throughput(model: Path, embeddings: Path, seconds: int, rounds: int) -> dict:
     """Bare app and kindling in turn (A B A B ...), so drift of the shared machine hits both alike."""
     makers = {"bare_flask_gthread": lambda: bare_flask(2), "kindling_gthread": lambda: kindling(model, 2),
+              "kindling_embeddings_gthread": lambda: kindling(embeddings, 2),
               "bare_flask_sync": lambda: bare_flask(2, "sync"), "kindling_sync": lambda: kindling(model, 2, "sync"),
               # context: the bare app with gunicorn's own access log, as kindling always logs each request
               "bare_flask_gthread_access_log": lambda: bare_flask(2, access_log=True)}
+    bodies = {"kindling_embeddings_gthread": EMBEDDING_BODY}
     results: dict[str, list[dict]] = {name: [] for name in makers}
     for round_number in range(rounds):
         for name, make in makers.items():
+            body = bodies.get(name, BODY)
             with make() as server:
                 wait_for_ping(server.url, 30)
-                wrk(server.url, 2)  # warm up
-                result = wrk(server.url, seconds)
+                wrk(server.url, 2, body=body)  # warm up
+                result = wrk(server.url, seconds, body=body)
                 results[name].append(result)
                 log(f"round {round_number + 1} {name}: {result['rps']:.0f} req/s, p50 {result['p50_ms']} ms, "
                     f"p99 {result['p99_ms']} ms, errors {result['errors']}")
@@ -160,14 +165,15 @@ def throughput(model: Path, seconds: int, rounds: int) -> dict:
         "runs": results,
         "median": median,
         "rps_ratio_gthread": ratio("kindling_gthread", "bare_flask_gthread"),
+        "rps_ratio_embeddings_gthread": ratio("kindling_embeddings_gthread", "bare_flask_gthread"),
         "rps_ratio_sync": ratio("kindling_sync", "bare_flask_sync"),
         "rps_ratio_vs_bare_with_access_log": ratio("kindling_gthread", "bare_flask_gthread_access_log"),
     }
 
 
 # --- models ----------------------------------------------------------------------------------------
-def train_model(directory: Path, hyperparameters: dict | None = None) -> Path:
-    """A bundle trained by the image on its baked-in sample, optionally with other hyperparameters."""
+def train_model(directory: Path, hyperparameters: dict | None = None, sample: str = "classification") -> Path:
+    """A bundle trained by the image on a baked-in sample, optionally with other hyperparameters."""
     model = directory / "model"
     model.mkdir(parents=True)
     model.chmod(0o777)
@@ -177,7 +183,7 @@ def train_model(directory: Path, hyperparameters: dict | None = None) -> Path:
         config.mkdir()
         (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
         mounts += ["-v", f"{config}/hyperparameters.json:/opt/kindling/sample/input/config/hyperparameters.json:ro"]
-    result = docker("run", "--rm", "--network", "host", *mounts, IMAGE, "train", "--sample", timeout=600)
+    result = docker("run", "--rm", "--network", "host", *mounts, IMAGE, "train", "--sample", sample, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(result.stdout[-2000:] + result.stderr[-2000:])
     return model
@@ -242,11 +248,12 @@ def main() -> int:
         sys.exit("make bench needs wrk on PATH (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)")
     with tempfile.TemporaryDirectory(prefix="kindling-bench-") as scratch:
         scratch_path = Path(scratch)
-        log("training the sample model and a large model (2M buckets x 100 dims)")
+        log("training the sample models (classification, word vectors) and a large model (2M buckets x 100 dims)")
         small = train_model(scratch_path / "small")
+        vectors = train_model(scratch_path / "vectors", sample="embeddings")
         large = train_model(scratch_path / "large", {"mode": "supervised", "epochs": "1", "buckets": "2000000",
                                                      "vector_dim": "100", "min_count": "1"})
-        speed = throughput(small, args.seconds, args.rounds)
+        speed = throughput(small, vectors, args.seconds, args.rounds)
         memory = large_model_memory(large)
         endurance = soak(small, speed["median"]["kindling_gthread"]["rps"], args.soak_seconds)
         shutil.rmtree(scratch_path, ignore_errors=True)
@@ -264,7 +271,8 @@ def main() -> int:
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
     log(f"report: {args.report}")
-    log(f"kindling/bare req/s: gthread {speed['rps_ratio_gthread']:.2f}, sync {speed['rps_ratio_sync']:.2f}; "
+    log(f"kindling/bare req/s: gthread {speed['rps_ratio_gthread']:.2f}, sync {speed['rps_ratio_sync']:.2f}, "
+        f"word vectors {speed['rps_ratio_embeddings_gthread']:.2f}; "
         f"p99 {kg['p99_ms']} ms; PSS 4w/1w {memory['pss_ratio_4_to_1']:.2f}; cold start {memory['cold_start_s_1w']} s; "
         f"soak errors {endurance['errors']}, RSS growth {endurance['rss_growth']:.1%}")
     log("verdicts: " + ", ".join(f"{k}={'ok' if v else 'MISSED'}" for k, v in verdicts.items()))

@@ -146,3 +146,28 @@ def test_vectors_from_word2vec_text_or_spacy_are_re_exported_and_served(tmp_path
         expected = fasttext.load_model(str(embeddings_bundle / "model.bin")).get_word_vector("rocket")
         np.testing.assert_allclose(rocket["vector"], expected, rtol=1e-4, atol=1e-5)
         assert unseen["vector"] == [0.0] * 20
+
+
+@pytest.mark.parametrize("engine", ["gensim", "fasttext"])
+def test_both_engines_write_the_same_fasttext_artifacts(tmp_path, engine):
+    """engine=gensim (gensim's FastText, saved as a fastText binary) and engine=fasttext: fastText, gensim
+    and the server agree on in-vocabulary and unseen words, and neighbours are topical."""
+    from gensim.models.fasttext import load_facebook_model
+
+    root = make_tree(tmp_path / "ml", {**EMBEDDING_HYPERPARAMETERS, "engine": engine, "evaluation": "false"},
+                     {"train": {"c.txt": "\n".join(topical_sentences(3000, 5)) + "\n"}})
+    assert run(Paths(base=root, input=root / "input")) == 0, (root / "output" / "failure").read_text()
+    model_dir = root / "model"
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert manifest["tasks"]["embeddings"]["hyperparameters"]["engine"] == engine
+    from_fasttext = fasttext.load_model(str(model_dir / "model.bin"))
+    from_gensim = load_facebook_model(str(model_dir / "vectors.bin")).wv
+    words = (model_dir / "vocabulary.txt").read_text().split("\n")[:-1]
+    matrix = np.load(model_dir / "vectors.npy")
+    for word in ("orbit", "striker", "rocketship"):
+        np.testing.assert_allclose(from_gensim[word], from_fasttext.get_word_vector(word), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(matrix[words.index("orbit")], from_fasttext.get_word_vector("orbit"), rtol=1e-5,
+                               atol=1e-6)
+    client = create_app(load_predictors(model_dir), ServeSettings.from_env({})).test_client()
+    rocket = invoke(client, {"instances": ["rocket"], "configuration": {"output": "neighbours", "k": 5}}).json[0]
+    assert sum(n["word"] in SPACE for n in rocket["neighbours"]) >= 4
