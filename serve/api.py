@@ -114,9 +114,10 @@ def openapi(task_kinds: dict[str, type], settings: ServeSettings) -> dict:
                     "200": {"description": "one result per instance, in order", "content": {
                         "application/json": {"schema": {"type": "array", "items": _any_of(responses)}},
                         "application/jsonlines": {"schema": {"type": "string", "description": LINES["answers"]}}}},
-                    "400": _error_response("the body is not valid JSON or not of this shape"),
+                    "400": _error_response(f"the body is not valid JSON, not of this shape, or has more than "
+                                           f"{settings.max_instances} instances"),
                     "406": _error_response("Accept names no type the server writes"),
-                    "413": _error_response(f"body over {limit} bytes or more than {settings.max_instances} instances"),
+                    "413": _error_response(f"body over {limit} bytes"),
                     "415": _error_response("Content-Type is not application/json"),
                     "503": _error_response("no usable bundle, or the request ran past its deadline"),
                 }}},

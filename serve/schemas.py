@@ -3,7 +3,7 @@
 A small JSON-Schema subset (type, properties, required, additionalProperties, items, minItems,
 maxItems, minimum, maximum, enum) is enough for kindling's requests, and checking it ourselves lets
 every failure name the exact place (`instances[3]`, `configuration.k`) in a sentence a person can act
-on, with a status that fits (413 when there are too many instances).
+on, with status 400 and a code by field (too_many_instances for more than the documented limit).
 """
 
 from __future__ import annotations
@@ -98,13 +98,13 @@ def first_problem(value, schema: dict, path: str = "") -> Problem | None:
 
 
 def validate(value, schema: dict, *, codes: dict[str, str], hint: str) -> None:
-    """Raise KindlingError for the first problem: 413 for too many items, else 400 with a code by field."""
+    """Raise KindlingError (400) for the first problem, with a code by field."""
     problem = first_problem(value, schema)
     if problem is None:
         return
     field = problem.path.split(".")[0].split("[")[0]
-    status = 413 if problem.keyword == "maxItems" else 400
-    code = "too_many_instances" if status == 413 else codes.get(field, "bad_request")
+    status = 400  # too many instances too: the body is readable, it asks for more than the documented limit
+    code = "too_many_instances" if problem.keyword == "maxItems" else codes.get(field, "bad_request")
     raise KindlingError(problem.message[0].upper() + problem.message[1:] + ".", code=code, status=status, hint=hint)
 
 

@@ -84,7 +84,7 @@ SERVING = [
     ("k-text", "POST", "/invocations", {**BODY, "configuration": {"k": "2"}}, {}, {}, 400, "must be a whole number"),
     ("unknown-key", "POST", "/invocations", {**BODY, "instance": 1}, {}, {}, 400, "has an unknown key"),
     ("unknown-task", "POST", "/invocations", {**BODY, "task": "entities"}, {}, {}, 400, "must be one of"),
-    ("too-many", "POST", "/invocations", {"instances": ["x"] * 11}, {}, {"KINDLING_MAX_INSTANCES": "10"}, 413,
+    ("too-many", "POST", "/invocations", {"instances": ["x"] * 11}, {}, {"KINDLING_MAX_INSTANCES": "10"}, 400,
      "at most 10 are allowed"),
     ("too-large", "POST", "/invocations", {"instances": ["x" * 2_000_000]}, {}, {"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"},
      413, "413 Request Entity Too Large"),

@@ -41,7 +41,7 @@ def test_blazingtext_request_passes():
     ({"instances": ["x"], "configuration": [1]}, 400, "bad_configuration", "Configuration must be an object"),
     ({"instances": ["x"], "task": 5}, 400, "bad_task", "Task must be a string"),
     ({"instances": ["x"], "task": "entities"}, 400, "bad_task", "must be one of 'classification', not 'entities'"),
-    ({"instances": ["x"] * 101}, 413, "too_many_instances", "has 101 items; at most 100 are allowed"),
+    ({"instances": ["x"] * 101}, 400, "too_many_instances", "has 101 items; at most 100 are allowed"),
 ])
 def test_bad_bodies_get_a_clear_4xx(body, status, code, words):
     with pytest.raises(KindlingError) as info:
