@@ -22,6 +22,7 @@ SCHEMES = ("regex", "spacy", "whitespace")
 # A word is a run of letters/digits/underscore, keeping inner apostrophes and hyphens
 # ("it's", "well-made"); every other non-space character is a token of its own.
 _WORD_OR_SYMBOL = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]", re.UNICODE)
+_NON_SPACE = re.compile(r"\S+")
 
 
 @functools.lru_cache(maxsize=8)
@@ -64,6 +65,16 @@ class Tokenizer:
         if self.scheme == "spacy":
             return [token.text for token in spacy_tokenizer(self.language)(text) if not token.is_space]
         return _WORD_OR_SYMBOL.findall(text)
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        """(token, start, end) with character offsets into the original text: entity mentions are
+        reported where they are in what the user sent. Case is folded per token, after matching."""
+        fold = str.lower if self.lowercase else str
+        if self.scheme == "spacy":
+            return [(fold(t.text), t.idx, t.idx + len(t.text)) for t in spacy_tokenizer(self.language)(text)
+                    if not t.is_space]
+        pattern = _NON_SPACE if self.scheme == "whitespace" else _WORD_OR_SYMBOL
+        return [(fold(m.group()), m.start(), m.end()) for m in pattern.finditer(text)]
 
     def normalize(self, text: str) -> str:
         """Tokens joined by single spaces: the form fastText trains and predicts on."""

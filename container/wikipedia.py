@@ -110,21 +110,48 @@ def _innermost(pattern: re.Pattern, replace, text: str, rounds: int = 20) -> str
     return text
 
 
-def _link_text(match: re.Match) -> str:
-    inner, trail = match.group(1), match.group(2)
-    target, _, label = inner.partition("|")
-    if _NON_PROSE.match(target):
-        return ""
-    return (label.rsplit("|", 1)[-1] if label else target) + trail
+# A kept link travels through the later rules as LINK_OPEN label LINK_TARGET n LINK_CLOSE (n indexes the
+# targets), so its place in the final text is known however much markup around it is removed.
+LINK_OPEN, LINK_TARGET, LINK_CLOSE = "\x02", "\x1f", "\x03"
+_MARKED_LINK = re.compile("\x02([^\x02\x03\x1f]*)\x1f(\\d+)\x03")
+_DISAMBIGUATION = re.compile(r"\{\{\s*(?:disambig\w*|dab|disamb|hndis|geodis|[^{}|]*disambiguation)\s*(?:\||\}\})",
+                             re.IGNORECASE)
 
 
-def plain_text(wikitext: str) -> str:
-    """Readable article text: one paragraph, heading or list item per line."""
+def normalize_title(title: str) -> str:
+    """MediaWiki's form of a title: underscores as spaces, single spaces, first letter upper-case,
+    no section (#...)."""
+    title = " ".join(title.replace("_", " ").split("#", 1)[0].split())
+    return title[:1].upper() + title[1:]
+
+
+def is_disambiguation(page: Page) -> bool:
+    return page.title.endswith("(disambiguation)") or bool(_DISAMBIGUATION.search(page.text))
+
+
+def _link_marker(targets: list[str]):
+    def replace(match: re.Match) -> str:
+        inner, trail = match.group(1), match.group(2)
+        target, _, label = inner.partition("|")
+        if _NON_PROSE.match(target):
+            return ""
+        text = (label.rsplit("|", 1)[-1] if label else target) + trail
+        if not normalize_title(target):
+            return text
+        targets.append(normalize_title(target))
+        return f"{LINK_OPEN}{text}{LINK_TARGET}{len(targets) - 1}{LINK_CLOSE}"
+    return replace
+
+
+def parse_article(wikitext: str) -> tuple[str, list[tuple[int, int, str]]]:
+    """Readable article text (one paragraph, heading or list item per line) and its links as
+    (start, end, target title) character spans of that text."""
+    targets: list[str] = []
     text = _COMMENT.sub("", wikitext)
     text = _DROPPED_ELEMENTS.sub("", text)
     text = _innermost(_TEMPLATE, "", text)
     text = _innermost(_TABLE, "", text)
-    text = _innermost(_LINK, _link_text, text)
+    text = _innermost(_LINK, _link_marker(targets), text)
     text = _EXTERNAL.sub(lambda m: m.group(1) or "", text)
     text = _URL.sub("", text)
     text = _TAG.sub("", text)
@@ -136,7 +163,28 @@ def plain_text(wikitext: str) -> str:
     text = _TABLE_ROW.sub("", text)
     text = _LIST_MARKER.sub("", text)
     text = text.replace("{{", "").replace("}}", "").replace("[[", "").replace("]]", "")  # unbalanced leftovers
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    out, links, position, length = [], [], 0, 0
+    for match in _MARKED_LINK.finditer(text):
+        before, label = _unmarked(text[position:match.start()]), _unmarked(match.group(1))
+        out += [before, label]
+        length += len(before)
+        if label.strip():
+            links.append((length, length + len(label), targets[int(match.group(2))]))
+        length += len(label)
+        position = match.end()
+    out.append(_unmarked(text[position:]))
+    return "".join(out), links
+
+
+def _unmarked(text: str) -> str:
+    """Without the markers of a link that other markup broke apart."""
+    return text.replace(LINK_OPEN, "").replace(LINK_TARGET, "").replace(LINK_CLOSE, "")
+
+
+def plain_text(wikitext: str) -> str:
+    """Readable article text: one paragraph, heading or list item per line."""
+    return parse_article(wikitext)[0]
 
 
 def articles(path: Path) -> Iterator[Page]:

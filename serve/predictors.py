@@ -16,6 +16,7 @@ from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from serve.deadline import check_deadline
 from serve.embeddings import EmbeddingPredictor
+from serve.entities import EntityPredictor
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,8 @@ class ClassificationPredictor:
         return results
 
 
-PREDICTORS = {"classification": ClassificationPredictor, "embeddings": EmbeddingPredictor}
+PREDICTORS = {"classification": ClassificationPredictor, "embeddings": EmbeddingPredictor,
+              "entities": EntityPredictor}
 
 
 def bare_fasttext_bundle(model_dir: Path) -> Bundle | None:

@@ -17,7 +17,7 @@ from container import logs
 from container.bundle import staged_bundle
 from container.errors import KindlingError
 from container.paths import Paths, sample_input_dir
-from train import classifier, embeddings
+from train import classifier, embeddings, entities
 from train import environment as environment_module
 from train.isolated import Stopped
 
@@ -25,7 +25,7 @@ log = logging.getLogger("kindling.train")
 
 # mode -> function(env, stage_dir) -> metrics. One entry per task the image can train.
 TASKS: dict[str, Callable] = {"supervised": classifier.train, **{mode: embeddings.train for mode in embeddings.MODES},
-                              "vectors": embeddings.import_vectors}
+                              "vectors": embeddings.import_vectors, "entities": entities.train}
 
 
 def _write_failure(paths: Paths, message: str) -> None:

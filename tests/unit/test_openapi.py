@@ -16,8 +16,9 @@ def test_document_describes_every_route_and_the_blazingtext_shapes():
     assert set(document["paths"]) == {"/ping", "/invocations", "/execution-parameters"}
     body = document["paths"]["/invocations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     configurations = body["properties"]["configuration"]["anyOf"]
-    classification, embeddings = configurations
+    classification, embeddings, entities = configurations
     assert body["required"] == ["instances"] and classification["properties"]["k"]["minimum"] == 1
     assert embeddings["properties"]["output"]["enum"] == ["vector", "sentence_vector", "neighbours", "similarity"]
+    assert entities["properties"]["relatedness"]["enum"] == ["milne_witten", "embedding", "average"]
     responses = document["paths"]["/invocations"]["post"]["responses"]
     assert {"200", "400", "406", "413", "415", "503"} <= set(responses)

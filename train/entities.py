@@ -1,0 +1,515 @@
+"""mode=entities: an entity knowledge base from Wikipedia dumps or alias tables, evaluated, for /invocations.
+
+From MediaWiki dumps (the `train` channel; .xml / .bz2 / .gz), in passes that stream the dump:
+1. titles, page ids, redirects and disambiguation pages;
+2. every article's links (markup stripped by container/wikipedia.py, link text through the shared
+   tokenizer): anchor -> entity counts, in-link sets; targets resolved through redirects; links to
+   disambiguation pages and self-links dropped; targets without a page kept (a sample dump is partial)
+   unless drop_missing_targets=true; titles and redirect titles (without a trailing "(...)") added as
+   anchors of their page with `title_links` pseudo-links (TAGME's boost);
+3. the number of articles whose text contains each anchor (link probability's denominator) and, with
+   vectors=true, entity vectors: the mean unit word vector of the words around the entity's links
+   (word vectors trained on the dump's text in the same job, gensim engine).
+From alias tables (.tsv: alias, entity id[, title[, count]]; .jsonl: {"alias", "id", "title", "count"}),
+duplicate aliases summed, link probability 1.
+
+Evaluation (evaluation=true, dumps only): page-level k-fold cross-validation over up to eval_max_pages
+articles kept from pass 2, statistics from the training folds only (see evaluate_kb below).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import tempfile
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from container import hyperparameters as hp
+from container import wikipedia
+from container.bundle import describe_files, write_manifest
+from container.compressed import open_binary
+from container.entity_kb import KB_DIR, MemoryKB, Statistics, write_compact
+from container.errors import KindlingError
+from container.logs import metric
+from container.tagme import RELATEDNESS, Mention, RankingParams, annotate, candidates_of, disambiguate
+from container.tokenizer import SCHEMES, Tokenizer
+from train.environment import TrainingEnvironment
+
+log = logging.getLogger(__name__)
+TASK = "entities"
+EVAL_FILE = "eval.json"
+
+
+@dataclass(frozen=True)
+class EntityParams:
+    min_anchor_links: int = hp.param(1, "anchors linked fewer times are dropped", minimum=1)
+    min_link_probability: float = hp.param(0.001, "anchors with a lower link probability are dropped", minimum=0,
+                                           maximum=1)
+    max_candidates: int = hp.param(20, "entities kept per anchor (most common first)", minimum=1, maximum=1000)
+    title_links: int = hp.param(2, "pseudo-links added for a page's title and redirect titles", minimum=0)
+    drop_missing_targets: bool = hp.param(False, "drop links to titles with no page in the dump (for complete dumps)")
+    tokenizer: str = hp.param("regex", "tokenizer for anchors and texts (shared with serving)", choices=SCHEMES)
+    language: str = hp.param("en", "spaCy language code for tokenizer=spacy")
+    lowercase: bool = hp.param(True, "case-fold anchors and texts")
+    vectors: bool = hp.param(True, "train word vectors on the dump and give entities vectors (embedding relatedness)")
+    vector_dim: int = hp.param(100, "word/entity vector size", minimum=1, maximum=1000)
+    vector_epochs: int = hp.param(5, "word-vector training epochs", minimum=1)
+    context_window: int = hp.param(10, "words on each side of a link that describe its entity", minimum=1)
+    evaluation: bool = hp.param(True, "cross-validate on the dump (k folds of pages)")
+    folds: int = hp.param(5, "cross-validation folds", minimum=2, maximum=20)
+    eval_max_pages: int = hp.param(5000, "articles kept in memory for the cross-validation", minimum=10)
+    tau: float = hp.param(0.02, "default minimum commonness of a candidate", minimum=0, maximum=1)
+    epsilon: float = hp.param(0.3, "default TAGME epsilon", minimum=0, maximum=1)
+    rho_threshold: float = hp.param(0.1, "default minimum rho of an annotation", minimum=0, maximum=1)
+    relatedness: str = hp.param("auto", "default relatedness: milne_witten, embedding, average, or auto (chosen "
+                                "by cross-validation on training folds)", choices=("auto",) + RELATEDNESS)
+
+
+@dataclass
+class Article:
+    entity: int
+    text: str
+    tokens: list[str]
+    links: list[tuple[int, int, int, str, int, int]]  # (first token, end token, entity, anchor, start, end chars)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def _files(channel: Path) -> list[Path]:
+    if not channel.is_dir():
+        raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
+                            hint="Put a Wikipedia dump (.xml.bz2) or an alias table (.tsv/.jsonl) in input/data/train/.")
+    files = sorted(p for p in channel.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise KindlingError(f"The 'train' channel ({channel}) contains no files.", code="empty_channel",
+                            hint="Put a Wikipedia dump (.xml.bz2) or an alias table (.tsv/.jsonl) in it.")
+    return files
+
+
+def _is_dump(path: Path) -> bool:
+    with open_binary(path) as handle:
+        return wikipedia.is_dump(handle.read(4096))
+
+
+def _title_anchor(title: str, tokenizer: Tokenizer) -> str:
+    if title.endswith(")") and " (" in title:
+        title = title[:title.rindex(" (")]
+    return " ".join(tokenizer.tokenize(title))
+
+
+class DumpReader:
+    """The dump's page registry (pass 1) and its articles with resolved links (pass 2 and 3)."""
+
+    def __init__(self, files: list[Path], tokenizer: Tokenizer, params: EntityParams):
+        self.files, self.tokenizer, self.params = files, tokenizer, params
+        self.stats = Statistics()
+        self.redirects: dict[str, str] = {}
+        self.disambiguation: set[str] = set()
+        self.counts = Counter()
+        for path in files:
+            with open_binary(path) as handle:
+                for page in wikipedia.pages(handle, str(path)):
+                    if page.namespace != 0:
+                        continue
+                    title = wikipedia.normalize_title(page.title)
+                    if page.redirect is not None:
+                        self.redirects[title] = wikipedia.normalize_title(page.redirect)
+                        self.counts["redirects"] += 1
+                    elif wikipedia.is_disambiguation(page):
+                        self.disambiguation.add(title)
+                        self.counts["disambiguation_pages"] += 1
+                    else:
+                        self.stats.entity(title, page.page_id)
+                        self.counts["pages"] += 1
+
+    def resolve(self, title: str) -> str:
+        for _ in range(10):  # redirect chains are short; a loop must not hang the job
+            if title not in self.redirects:
+                break
+            title = self.redirects[title]
+        return title
+
+    def articles(self) -> Iterator[Article]:
+        for path in self.files:
+            for page in wikipedia.articles(path):
+                title = wikipedia.normalize_title(page.title)
+                source = self.stats.index.get(title)
+                if source is None:
+                    continue  # a disambiguation page
+                yield self._article(source, page.text)
+
+    def _article(self, source: int, wikitext: str) -> Article:
+        text, links = wikipedia.parse_article(wikitext)
+        spans = self.tokenizer.spans(text)
+        starts = [start for _, start, _ in spans]
+        tokens = [token for token, _, _ in spans]
+        resolved = []
+        for start, end, target in links:
+            target = self.resolve(target)
+            if target in self.disambiguation:
+                self.counts["links_to_disambiguation"] += 1
+                continue
+            entity = self.stats.index.get(target)
+            if entity is None:
+                if self.params.drop_missing_targets:
+                    self.counts["links_to_missing_pages"] += 1
+                    continue
+                entity = self.stats.entity(target)
+            if entity == source:
+                self.counts["self_links"] += 1
+                continue
+            first = _bisect(starts, start)
+            last = _bisect(starts, end)
+            while last > first and spans[last - 1][2] > end:
+                last -= 1
+            if last > first:
+                resolved.append((first, last, entity, " ".join(tokens[first:last]), spans[first][1], spans[last - 1][2]))
+        return Article(source, text, tokens, resolved)
+
+
+def _bisect(starts: list[int], position: int) -> int:
+    import bisect
+
+    return bisect.bisect_left(starts, position)
+
+
+def add_links(stats: Statistics, article: Article) -> None:
+    for _, _, entity, anchor, _, _ in article.links:
+        stats.add_link(anchor, entity)
+        stats.inlinks.setdefault(entity, set()).add(article.entity)
+    stats.pages += 1
+
+
+def add_title_anchors(stats: Statistics, reader: DumpReader, pseudo_links: int) -> None:
+    if pseudo_links <= 0:
+        return
+    for title, entity in list(stats.index.items()):
+        if stats.ids[entity] is not None:
+            stats.add_link(_title_anchor(title, reader.tokenizer), entity, pseudo_links)
+    for title, target in reader.redirects.items():
+        entity = stats.index.get(reader.resolve(target))
+        if entity is not None and stats.ids[entity] is not None:
+            stats.add_link(_title_anchor(title, reader.tokenizer), entity, pseudo_links)
+
+
+def count_documents(stats: Statistics, articles, longest: int) -> None:
+    """documents_with[anchor]: the articles whose text contains the anchor (token n-gram)."""
+    anchors = stats.links
+    for article in articles:
+        seen = set()
+        tokens = article.tokens
+        for i in range(len(tokens)):
+            for length in range(1, min(longest, len(tokens) - i) + 1):
+                gram = " ".join(tokens[i:i + length])
+                if gram in anchors:
+                    seen.add(gram)
+        stats.documents_with.update(seen)
+
+
+def fold_statistics(reader: DumpReader, training: list[Article], params: EntityParams) -> Statistics:
+    """Statistics from the training articles only (the entity registry is shared: indices stay put)."""
+    stats = Statistics(titles=reader.stats.titles, ids=reader.stats.ids, index=reader.stats.index)
+    for article in training:
+        add_links(stats, article)
+    add_title_anchors(stats, reader, params.title_links)
+    count_documents(stats, training, max((a.count(" ") + 1 for a in stats.links), default=1))
+    return stats
+
+
+# --- entity vectors ------------------------------------------------------------------------------
+
+def entity_vectors(articles, entity_count: int, words: dict[str, int], unit: np.ndarray, window: int) -> np.ndarray:
+    """Each entity: the normalized mean of the unit word vectors around its links."""
+    sums = np.zeros((entity_count, unit.shape[1]), dtype=np.float32)
+    for article in articles:
+        rows = np.array([words.get(token, -1) for token in article.tokens], dtype=np.int64)
+        for first, last, entity, *_ in article.links:
+            context = np.concatenate([rows[max(0, first - window):first], rows[last:last + window]])
+            context = context[context >= 0]
+            if len(context):
+                sums[entity] += unit[context].mean(axis=0)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return sums / np.where(norms == 0, 1, norms)
+
+
+def train_word_vectors(articles, params: EntityParams, scratch: Path) -> tuple[dict[str, int], np.ndarray]:
+    from train.embeddings import fit_vectors_gensim
+    from train.isolated import run_isolated
+    from train.vector_files import read_vocabulary
+
+    corpus = scratch / "entity-corpus.txt"
+    with open(corpus, "w", encoding="utf-8") as out:
+        for article in articles:
+            out.write(" ".join(article.tokens) + "\n")
+    args = {"model": "skipgram", "epoch": params.vector_epochs, "lr": 0.05, "dim": params.vector_dim, "ws": 5,
+            "minCount": 2, "neg": 5, "t": 1e-4, "minn": 0, "maxn": 0, "bucket": 0, "thread": 2, "lrUpdateRate": 100}
+    out_dir = scratch / "vectors"
+    out_dir.mkdir()
+    fitted = run_isolated(fit_vectors_gensim, str(corpus), args, str(out_dir))
+    words = read_vocabulary(out_dir / "vocabulary.txt")
+    matrix = np.load(out_dir / "vectors.npy")
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    log.info("word vectors for entity relatedness: %d words x %d from %d tokens in %.1f s", len(words),
+             matrix.shape[1], fitted["tokens"], fitted["seconds"])
+    return {w: i for i, w in enumerate(words)}, (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+# --- alias tables --------------------------------------------------------------------------------
+
+def alias_statistics(files: list[Path], tokenizer: Tokenizer) -> Statistics:
+    """TSV (alias, id[, title[, count]]; a header row is skipped) or JSON Lines ({"alias", "id", "title",
+    "count"}); the same alias and entity twice: counts summed. Link probability is 1 (every occurrence of
+    an alias is taken as a mention)."""
+    stats = Statistics()
+    rows = 0
+    for path in files:
+        with open_binary(path) as handle:
+            for number, raw in enumerate(handle, start=1):
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if not line.strip():
+                    continue
+                try:
+                    if path.name.endswith((".jsonl", ".json", ".jsonl.gz", ".jsonl.bz2")):
+                        record = json.loads(line)
+                        alias, key, title, count = record["alias"], record["id"], record.get("title"), \
+                            record.get("count", 1)
+                    else:
+                        fields = line.split("\t")
+                        if number == 1 and fields[0].strip().lower() == "alias":
+                            continue
+                        alias, key = fields[0], fields[1]
+                        title = fields[2] if len(fields) > 2 and fields[2] else None
+                        count = fields[3] if len(fields) > 3 and fields[3] else 1
+                    count = int(count)
+                    if count < 1 or not str(alias).strip() or not str(key).strip():
+                        raise ValueError("empty alias or id, or a count below 1")
+                except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+                    raise KindlingError(f"{path}, line {number}: not an alias row ({exc}).", code="bad_alias_table",
+                                        hint="TSV: alias<TAB>id[<TAB>title[<TAB>count]]; JSON Lines: "
+                                             '{"alias": "NYC", "id": "Q60", "title": "New York City", "count": 3}.')
+                anchor = " ".join(tokenizer.tokenize(str(alias)))
+                if not anchor:
+                    continue
+                entity = stats.entity(str(key), key, title)
+                stats.add_link(anchor, entity, count)
+                stats.documents_with[anchor] = 0
+                rows += 1
+    if rows == 0:
+        raise KindlingError(f"The alias table(s) {', '.join(map(str, files))} have no rows.", code="empty_alias_table",
+                            hint="Give one alias and entity id per line.")
+    stats.pages = len(stats.titles)
+    return stats
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+def _fold(article: Article, folds: int, salt: str = "") -> int:
+    return zlib.crc32(f"{salt}{article.entity}".encode()) % folds
+
+
+def _kb(reader: DumpReader, training: list[Article], params: EntityParams, words, unit) -> MemoryKB:
+    stats = fold_statistics(reader, training, params)
+    vectors = entity_vectors(training, len(stats.titles), words, unit, params.context_window) if unit is not None \
+        else None
+    return MemoryKB(stats, params.max_candidates, vectors)
+
+
+def d2w(kb, article: Article, ranking: RankingParams) -> list[tuple[bool, bool, bool, bool]]:
+    """Per gold link of the page: (in KB, ambiguous, TAGME right, commonness right); gold mentions given."""
+    mentions, golds = [], []
+    for _, _, entity, anchor, start, end in article.links:
+        info = kb.anchor(anchor)
+        candidates = candidates_of(info, ranking) if info else []
+        if candidates:
+            mentions.append(Mention(start, end, anchor, info.link_probability, candidates))
+            golds.append(entity)
+    disambiguate(kb, mentions, ranking)
+    return [(gold in dict(m.candidates), len(m.candidates) > 1, m.chosen == gold, m.candidates[0][0] == gold)
+            for m, gold in zip(mentions, golds)]
+
+
+def _accuracy(rows) -> tuple[float, float, int]:
+    scored = [r for r in rows if r[0]]
+    if not scored:
+        return 0.0, 0.0, 0
+    return sum(r[2] for r in scored) / len(scored), sum(r[3] for r in scored) / len(scored), len(scored)
+
+
+def _choose(reader, training, params, words, unit, choices) -> RankingParams:
+    """Parameters picked on the training folds only: an inner split of the training pages."""
+    inner_test = [a for a in training if _fold(a, 4, "inner") == 0]
+    inner_train = [a for a in training if _fold(a, 4, "inner") != 0]
+    kb = _kb(reader, inner_train, params, words, unit)
+    best = None
+    for ranking in choices:
+        rows = [row for article in inner_test for row in d2w(kb, article, ranking)]
+        tagme, _, _ = _accuracy(rows)
+        if best is None or tagme > best[0]:
+            best = (tagme, ranking)
+    return best[1]
+
+
+def _bootstrap(pages: list[list], rng: random.Random, draws: int = 1000) -> dict:
+    """95 % intervals over test pages for TAGME, commonness and their difference (D2W accuracy)."""
+    values = {"tagme": [], "commonness": [], "difference": []}
+    for _ in range(draws):
+        sample = [row for _ in pages for row in pages[rng.randrange(len(pages))]]
+        tagme, common, count = _accuracy(sample)
+        if count:
+            values["tagme"].append(tagme)
+            values["commonness"].append(common)
+            values["difference"].append(tagme - common)
+    return {name: [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]
+            for name, v in values.items() if v}
+
+
+def evaluate_kb(reader: DumpReader, articles: list[Article], params: EntityParams, words, unit) -> dict:
+    relatedness = [params.relatedness] if params.relatedness != "auto" else \
+        (list(RELATEDNESS) if unit is not None else ["milne_witten"])
+    choices = [RankingParams(tau=params.tau, epsilon=e, rho_threshold=params.rho_threshold, relatedness=r)
+               for r in relatedness for e in (0.1, 0.2, 0.3, 0.5)]
+    per_page, a2w, top1, coverage, chosen = [], Counter(), [], Counter(), []
+    for fold in range(params.folds):
+        training = [a for a in articles if _fold(a, params.folds) != fold]
+        testing = [a for a in articles if _fold(a, params.folds) == fold]
+        if not testing or not training:
+            continue
+        ranking = _choose(reader, training, params, words, unit, choices)
+        chosen.append({"fold": fold, "epsilon": ranking.epsilon, "relatedness": ranking.relatedness})
+        kb = _kb(reader, training, params, words, unit)
+        for article in testing:
+            rows = d2w(kb, article, ranking)
+            per_page.append(rows)
+            coverage["links"] += len(article.links)
+            coverage["in_kb"] += sum(r[0] for r in rows)
+            result = annotate(kb, reader.tokenizer, article.text, ranking)
+            predicted = {(a["start"], a["end"], a["title"]) for a in result["annotations"]}
+            gold = {(start, end, reader.stats.titles[entity]) for _, _, entity, _, start, end in article.links}
+            a2w["true_positive"] += len(predicted & gold)
+            a2w["predicted"] += len(predicted)
+            a2w["gold"] += len(gold)
+            gold_entities = {reader.stats.titles[entity] for _, _, entity, *_ in article.links}
+            if result["entities"]:
+                top1.append(result["entities"][0]["title"] in gold_entities)
+        log.info("entities evaluation: fold %d of %d done (%d test pages; epsilon=%s relatedness=%s)", fold + 1,
+                 params.folds, len(testing), ranking.epsilon, ranking.relatedness)
+    rows = [row for page in per_page for row in page]
+    ambiguous = [r for r in rows if r[1]]
+    tagme, common, scored = _accuracy(rows)
+    tagme_amb, common_amb, scored_amb = _accuracy(ambiguous)
+    precision = a2w["true_positive"] / a2w["predicted"] if a2w["predicted"] else 0.0
+    recall = a2w["true_positive"] / a2w["gold"] if a2w["gold"] else 0.0
+    rng = random.Random(7)
+    return {
+        "protocol": f"{params.folds}-fold cross-validation over {len(articles)} pages; statistics from training "
+                    "folds only; epsilon and relatedness chosen on an inner split of the training folds",
+        "d2w": {"tagme_accuracy": round(tagme, 4), "commonness_accuracy": round(common, 4), "mentions": scored,
+                "ambiguous": {"tagme_accuracy": round(tagme_amb, 4), "commonness_accuracy": round(common_amb, 4),
+                              "mentions": scored_amb},
+                "bootstrap_95": _bootstrap(per_page, rng),
+                "bootstrap_95_ambiguous": _bootstrap([[r for r in page if r[1]] for page in per_page], rng)},
+        "a2w_strong": {"precision": round(precision, 4), "recall": round(recall, 4),
+                       "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0},
+        "precision_at_1": round(sum(top1) / len(top1), 4) if top1 else 0.0,
+        "kb_coverage": round(coverage["in_kb"] / coverage["links"], 4) if coverage["links"] else 0.0,
+        "chosen_per_fold": chosen,
+    }
+
+
+# --- the job -------------------------------------------------------------------------------------
+
+def train(env: TrainingEnvironment, stage: Path) -> dict:
+    params = hp.parse(EntityParams, env.hyperparameters, mode="entities")
+    tokenizer = Tokenizer(params.tokenizer, params.lowercase, params.language)
+    files = _files(env.paths.channel("train"))
+    dumps = [path for path in files if _is_dump(path)]
+    tables = [path for path in files if path not in dumps]
+    if dumps and tables:
+        raise KindlingError("The 'train' channel mixes Wikipedia dumps and alias tables.", code="bad_hyperparameters",
+                            hint="Build one KB from dumps or one from alias tables.")
+    metrics: dict = {}
+    vectors = None
+    if tables:
+        stats = alias_statistics(tables, tokenizer)
+        log.info("alias table KB: %d aliases, %d entities", len(stats.links), len(stats.titles))
+    else:
+        reader = DumpReader(dumps, tokenizer, params)
+        stats = reader.stats
+        if not reader.counts["pages"]:
+            raise KindlingError(f"The dump(s) {', '.join(map(str, dumps))} hold no articles.", code="empty_dump",
+                                hint="Give a pages-articles dump.")
+        kept: list[Article] = []
+        for article in reader.articles():
+            add_links(stats, article)
+            if len(kept) < params.eval_max_pages:
+                kept.append(article)
+        add_title_anchors(stats, reader, params.title_links)
+        longest = max((a.count(" ") + 1 for a in stats.links), default=1)
+        everything_kept = len(kept) == stats.pages
+        pass_two = Counter(reader.counts)  # later passes over the dump must not count its links again
+        count_documents(stats, kept if everything_kept else reader.articles(), longest)
+        reader.counts = pass_two
+        counts = {**reader.counts, "articles": stats.pages, "entities": len(stats.titles), "anchors": len(stats.links),
+                  "links": sum(sum(c.values()) for c in stats.links.values())}
+        log.info("dump: %s", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        metrics["counts"] = counts
+        words = unit = None
+        with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
+            if params.vectors:
+                words, unit = train_word_vectors(kept if everything_kept else reader.articles(), params, Path(scratch))
+                vectors = entity_vectors(kept if everything_kept else reader.articles(), len(stats.titles), words, unit,
+                                         params.context_window)
+        if params.evaluation:
+            scores = evaluate_kb(reader, kept, params, words, unit)
+            (stage / EVAL_FILE).write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            _log_table(scores)
+            metric("d2w_accuracy", scores["d2w"]["tagme_accuracy"])
+            metric("d2w_commonness_accuracy", scores["d2w"]["commonness_accuracy"])
+            metric("a2w_f1", scores["a2w_strong"]["f1"])
+            metrics["evaluation"] = {k: scores[k] for k in ("d2w", "a2w_strong", "precision_at_1", "kb_coverage")}
+    kb_meta = write_compact(stage / KB_DIR, stats, min_anchor_links=params.min_anchor_links,
+                            min_link_probability=params.min_link_probability, max_candidates=params.max_candidates,
+                            vectors=vectors)
+    log.info("KB written: %d anchors, %d entities, %d candidates, %d in-links%s", kb_meta["anchors"],
+             kb_meta["entities"], kb_meta["candidates"], kb_meta["inlinks"], ", entity vectors" if kb_meta["vectors"]
+             else "")
+    relatedness = params.relatedness
+    if relatedness == "auto":
+        relatedness = "average" if vectors is not None else "milne_witten"
+    ranking = {"tau": params.tau, "epsilon": params.epsilon, "rho_threshold": params.rho_threshold,
+               "relatedness": relatedness}
+    names = sorted(f"{KB_DIR}/{p.name}" for p in (stage / KB_DIR).iterdir()) + \
+        ([EVAL_FILE] if (stage / EVAL_FILE).exists() else [])
+    write_manifest(stage, {
+        "tasks": {TASK: {"kind": TASK, "files": {"kb": KB_DIR}, "tokenizer": tokenizer.to_manifest(),
+                         "ranking": ranking, "kb": kb_meta, "hyperparameters": hp.as_dict(params),
+                         "metrics": metrics}},
+        "files": describe_files(stage, names),
+    })
+    return metrics
+
+
+def _log_table(scores: dict) -> None:
+    d2w_scores, amb = scores["d2w"], scores["d2w"]["ambiguous"]
+    lines = [
+        "entities evaluation (" + scores["protocol"] + "):",
+        f"  D2W accuracy, all in-KB mentions ({d2w_scores['mentions']}): TAGME {d2w_scores['tagme_accuracy']:.4f}  "
+        f"commonness {d2w_scores['commonness_accuracy']:.4f}  95% CI of the difference "
+        f"{d2w_scores['bootstrap_95'].get('difference')}",
+        f"  D2W accuracy, ambiguous anchors ({amb['mentions']}): TAGME {amb['tagme_accuracy']:.4f}  "
+        f"commonness {amb['commonness_accuracy']:.4f}  95% CI of the difference "
+        f"{d2w_scores['bootstrap_95_ambiguous'].get('difference')}",
+        f"  A2W strong match: precision {scores['a2w_strong']['precision']:.4f}  recall "
+        f"{scores['a2w_strong']['recall']:.4f}  F1 {scores['a2w_strong']['f1']:.4f}",
+        f"  precision@1 of ranked entities {scores['precision_at_1']:.4f}; KB coverage of test links "
+        f"{scores['kb_coverage']:.4f}",
+    ]
+    for line in lines:
+        log.info("%s", line)
