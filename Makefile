@@ -63,12 +63,14 @@ lock:
 
 # Serving speed and memory against a bare Flask baseline, training and prediction against plain fastText
 # (needs wrk); word vectors against plain fastText and gensim on a >= 50 MB corpus cut from Debian
-# packages (apt-get download); writes reports/bench.json, bench-classification.json, bench-embeddings.json.
+# packages (apt-get download); entity annotation throughput and KB memory; writes reports/bench.json,
+# bench-classification.json, bench-embeddings.json, bench-entities.json.
 bench: venv build
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -qq wrk >/dev/null; } || true
 	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.serving
 	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.classification
 	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.embeddings
+	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.entities
 
 # Regenerate the shipped API description from the schemas the server validates with.
 openapi: venv

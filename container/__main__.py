@@ -19,9 +19,9 @@ usage: python -m container [COMMAND] [OPTIONS]
 commands:
   train            train from the SageMaker tree under $SAGEMAKER_BASE_DIR (default /opt/ml):
                    input/config/hyperparameters.json + input/data/<channel>/ -> model/ (bundle)
-  train --sample [classification|embeddings]
+  train --sample [classification|embeddings|entities]
                    the same, reading config and channels from a sample baked into the image
-                   (classification: Pang & Lee sentences; embeddings: a Wikipedia dump, prepared)
+                   (classification: Pang & Lee sentences; embeddings and entities: a Wikipedia dump)
   prepare [IN ...] OUT [--tokenizer regex|spacy|whitespace] [--language en] [--keep-case]
                    [--text-field text] [--processes N]
                    raw text / JSON Lines / Wikipedia XML dumps -> OUT/corpus.txt + OUT/summary.json

@@ -78,7 +78,7 @@ class Paths:
         return self.base / "checkpoints"
 
 
-SAMPLES = {"classification": "input", "embeddings": "embeddings/input"}  # `train --sample [NAME]`
+SAMPLES = {"classification": "input", "embeddings": "embeddings/input", "entities": "entities/input"}  # `train --sample [NAME]`
 
 
 def sample_input_dir(environ: os._Environ | dict | None = None, name: str = "classification") -> Path:

@@ -12,7 +12,8 @@ Ferragina & Scaiella (CIKM 2010) and the TAGME code, with Hasibi et al.'s reprod
   highest commonness wins; with no votes at all, the most common one;
 - pruning: rho = (link probability + coherence) / 2, coherence being the mean relatedness of the chosen
   entity to the other chosen ones; annotations with rho < rho_threshold are dropped.
-Relatedness is Milne-Witten on in-link sets, or the cosine of entity vectors clipped at 0, or their mean.
+Relatedness is Milne-Witten on in-link sets (0 below min_common_inlinks shared in-links, as in TAGME's
+code), or the cosine of entity vectors clipped at 0, or their mean.
 Shared by training (evaluation) and serving, over either KB implementation (container/entity_kb.py).
 """
 
@@ -39,6 +40,7 @@ class RankingParams:
     relatedness: str = "milne_witten"
     window: int = 10
     max_spot_tokens: int = 8
+    min_common_inlinks: int = 2  # TAGME's code: a single shared in-link says little (often "same source page")
 
 
 @dataclass
@@ -53,11 +55,11 @@ class Mention:
     rho: float = 0.0
 
 
-def milne_witten(a: np.ndarray, b: np.ndarray, pages: int) -> float:
-    if len(a) == 0 or len(b) == 0:
+def milne_witten(a: np.ndarray, b: np.ndarray, pages: int, min_common: int = 1) -> float:
+    if len(a) < min_common or len(b) < min_common or len(a) == 0 or len(b) == 0:
         return 0.0
     common = len(np.intersect1d(a, b, assume_unique=True))
-    if common == 0:
+    if common == 0 or common < min_common:
         return 0.0
     small, large = min(len(a), len(b)), max(len(a), len(b))
     denominator = math.log(pages) - math.log(small)
@@ -69,8 +71,8 @@ def milne_witten(a: np.ndarray, b: np.ndarray, pages: int) -> float:
 class Relatedness:
     """rel(e, f), cached for one text or one evaluation page."""
 
-    def __init__(self, kb, kind: str):
-        self.kb, self.kind, self.cache = kb, kind, {}
+    def __init__(self, kb, kind: str, min_common_inlinks: int = 1):
+        self.kb, self.kind, self.min_common, self.cache = kb, kind, min_common_inlinks, {}
 
     def __call__(self, e: int, f: int) -> float:
         if e == f:
@@ -82,7 +84,7 @@ class Relatedness:
         return value
 
     def _compute(self, e: int, f: int) -> float:
-        mw = milne_witten(self.kb.inlinks(e), self.kb.inlinks(f), self.kb.entity_count) \
+        mw = milne_witten(self.kb.inlinks(e), self.kb.inlinks(f), self.kb.entity_count, self.min_common) \
             if self.kind != "embedding" else 0.0
         if self.kind == "milne_witten":
             return mw
@@ -121,7 +123,7 @@ def spot(kb, tokenizer: Tokenizer, text: str, params: RankingParams) -> list[Men
 
 def disambiguate(kb, mentions: list[Mention], params: RankingParams) -> list[Mention]:
     """Choose an entity for every mention (in place) by voting and the epsilon rule; set rho."""
-    related = Relatedness(kb, params.relatedness)
+    related = Relatedness(kb, params.relatedness, params.min_common_inlinks)
     for index, mention in enumerate(mentions):
         voters = mentions[max(0, index - params.window):index] + mentions[index + 1:index + 1 + params.window]
         for entity, _ in mention.candidates:

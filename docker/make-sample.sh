@@ -29,8 +29,14 @@ cp "$config/README.md" "$out/README.md"
 # embeddings sample: a shortened English Wikipedia dump, prepared and trained in one job
 emb="$out/embeddings"
 mkdir -p "$emb/input/config" "$emb/input/data/train"
-mv "$work/$data/$enwiki" "$emb/input/data/train/enwiki-sample.xml.bz2"
+cp "$work/$data/$enwiki" "$emb/input/data/train/enwiki-sample.xml.bz2"
 cp "$config/embeddings/hyperparameters.json" "$config/embeddings/inputdataconfig.json" "$emb/input/config/"
+
+# entity-ranking sample: the same dump, as a knowledge base (cross-validated in the job)
+ent="$out/entities"
+mkdir -p "$ent/input/config" "$ent/input/data/train"
+mv "$work/$data/$enwiki" "$ent/input/data/train/enwiki-sample.xml.bz2"
+cp "$config/entities/hyperparameters.json" "$config/entities/inputdataconfig.json" "$ent/input/config/"
 
 # evaluation sets read by every embeddings job (train/evaluation.py)
 mkdir -p "$eval_dir"

@@ -52,6 +52,8 @@ class EntityPredictor:
                             "description": "milne_witten (in-links), embedding (entity vectors) or average"},
             "window": {"type": "integer", "minimum": 0, "maximum": 100, "description": "neighbouring spots that vote"},
             "max_candidates": {"type": "integer", "minimum": 1, "maximum": 100},
+            "min_common_inlinks": {"type": "integer", "minimum": 1, "maximum": 1000,
+                                   "description": "Milne-Witten relatedness is 0 with fewer shared in-links"},
             "candidates": {"type": "boolean", "description": "list every candidate with its scores"},
         },
     }

@@ -3,13 +3,11 @@
 import json
 import shutil
 
-import numpy as np
 import pytest
 
 from container.entity_kb import CompactKB
 from container.paths import Paths
 from container.settings import ServeSettings
-from container.tagme import milne_witten
 from serve.app import create_app
 from serve.predictors import load_predictors
 from tests.sagemaker_tree import ENWIKI_SAMPLE, gensim_test_data, make_tree
@@ -81,13 +79,6 @@ def test_empty_texts_get_empty_annotations_and_bad_parameters_are_named(client):
     assert bad.status_code == 400 and "needs entity vectors" in bad.json["error"]["message"]
     huge = invoke(client, {"instances": ["Times " * 20000]})
     assert huge.status_code == 400 and "at most 100000 are annotated" in huge.json["error"]["message"]
-
-
-def test_milne_witten():
-    a, b = np.array([1, 2, 3, 4]), np.array([3, 4, 5])
-    expected = 1 - (np.log(4) - np.log(2)) / (np.log(100) - np.log(3))
-    assert milne_witten(a, b, 100) == pytest.approx(expected)
-    assert milne_witten(a, np.array([9]), 100) == 0.0 and milne_witten(a, np.array([], dtype=int), 100) == 0.0
 
 
 def test_wikipedia_sample_builds_a_kb_and_serves_it(tmp_path, caplog):

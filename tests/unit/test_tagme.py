@@ -1,0 +1,62 @@
+"""The ranker on a hand-made KB: spotting rules, voting, the epsilon rule and rho."""
+
+import numpy as np
+import pytest
+
+from container.entity_kb import MemoryKB, Statistics
+from container.tagme import RankingParams, annotate, milne_witten, spot
+from container.tokenizer import Tokenizer
+
+
+def _kb() -> MemoryKB:
+    stats = Statistics()
+    jaguar_car, jaguar_cat, engine, jungle = (stats.entity(t, i) for i, t in
+                                              enumerate(["Jaguar Cars", "Jaguar", "Engine", "Jungle"], start=1))
+    stats.add_link("jaguar", jaguar_cat, 6)  # the animal is the more common meaning...
+    stats.add_link("jaguar", jaguar_car, 4)
+    stats.add_link("engine", engine, 5)
+    stats.add_link("jungle", jungle, 5)
+    stats.add_link("new york", stats.entity("New York", 9), 5)
+    stats.add_link("york", stats.entity("York", 10), 1)
+    for anchor, documents in {"jaguar": 10, "engine": 50, "jungle": 10, "new york": 5, "york": 40}.items():
+        stats.documents_with[anchor] = documents
+    # ...but the car and the engine share in-links, as do the cat and the jungle
+    stats.inlinks = {jaguar_car: {100, 101, 102}, engine: {100, 101, 102, 103}, jaguar_cat: {200, 201},
+                     jungle: {200, 201, 202}}
+    stats.pages = 1000
+    return MemoryKB(stats)
+
+
+def test_milne_witten_and_the_shared_inlink_minimum():
+    a, b = np.array([1, 2, 3, 4]), np.array([3, 4, 5])
+    expected = 1 - (np.log(4) - np.log(2)) / (np.log(100) - np.log(3))
+    assert milne_witten(a, b, 100) == pytest.approx(expected)
+    assert milne_witten(np.array([1]), np.array([1, 2]), 100, min_common=2) == 0.0
+    assert milne_witten(a, np.array([9]), 100) == 0.0
+
+
+def test_context_votes_decide_and_commonness_decides_without_context():
+    kb, tokenizer, params = _kb(), Tokenizer(), RankingParams(rho_threshold=0.0)
+    car = annotate(kb, tokenizer, "The Jaguar had a new engine", params)["annotations"]
+    assert [(a["spot"], a["title"]) for a in car] == [("Jaguar", "Jaguar Cars"), ("engine", "Engine")]
+    cat = annotate(kb, tokenizer, "A jaguar in the jungle", params)["annotations"]
+    assert [a["title"] for a in cat] == ["Jaguar", "Jungle"]
+    alone = annotate(kb, tokenizer, "jaguar", params)["annotations"]
+    assert alone[0]["title"] == "Jaguar" and alone[0]["commonness"] == pytest.approx(0.6)
+    assert alone[0]["rho"] == pytest.approx(alone[0]["link_probability"] / 2)  # no coherence without others
+
+
+def test_longer_spot_wins_unless_the_shorter_is_far_more_likely_a_link():
+    kb, tokenizer = _kb(), Tokenizer()
+    spots = spot(kb, tokenizer, "I love New York", RankingParams())
+    assert [(m.anchor, m.start, m.end) for m in spots] == [("new york", 7, 15)]
+    kb.stats.documents_with["new york"] = 500  # now "new york" is rarely a link: lp 0.01 vs york's 0.025
+    spots = spot(kb, tokenizer, "I love New York", RankingParams(min_link_probability=0.0, lp_factor=2))
+    assert [m.anchor for m in spots] == ["york"]
+
+
+def test_rho_threshold_and_tau_prune():
+    kb, tokenizer = _kb(), Tokenizer()
+    assert annotate(kb, tokenizer, "jaguar", RankingParams(rho_threshold=0.9))["annotations"] == []
+    only = annotate(kb, tokenizer, "jaguar", RankingParams(rho_threshold=0.0, tau=0.5, max_candidates=5))
+    assert only["annotations"][0]["title"] == "Jaguar"
