@@ -41,7 +41,7 @@ def anchor_hash(text: str) -> int:
 class Anchor:
     link_probability: float
     links: int
-    candidates: list[tuple[int, float]]  # (entity, commonness), highest commonness first
+    candidates: list[tuple[int, float]]  # (entity, commonness): highest first, ties by more in-links
 
 
 @dataclass
@@ -90,8 +90,12 @@ class MemoryKB:
             return None
         links = sum(counts.values())
         documents = self.stats.documents_with.get(text, 0)
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:self.max_candidates]
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], -self._popularity(item[0]), item[0]))
+        ranked = ranked[:self.max_candidates]
         return Anchor(links / max(documents, links), links, [(e, c / links) for e, c in ranked])
+
+    def _popularity(self, entity: int) -> int:
+        return len(self.stats.inlinks.get(entity, ()))
 
     def inlinks(self, entity: int) -> np.ndarray:
         return self._inlinks.get(entity, self._empty)
@@ -129,7 +133,8 @@ def write_compact(directory: Path, stats: Statistics, *, min_anchor_links: int =
     candidate_offsets = np.zeros(len(kept) + 1, dtype=np.int64)
     entities, commonness = [], []
     for position, (_, _, _, links, counts) in enumerate(kept):
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:max_candidates]
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], -len(stats.inlinks.get(item[0], ())),
+                                                          item[0]))[:max_candidates]
         entities += [e for e, _ in ranked]
         commonness += [c / links for _, c in ranked]
         candidate_offsets[position + 1] = len(entities)

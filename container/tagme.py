@@ -5,11 +5,11 @@ Ferragina & Scaiella (CIKM 2010) and the TAGME code, with Hasibi et al.'s reprod
   >= min_link_probability; of overlapping spots the longer wins unless the shorter one's link
   probability is lp_factor times higher;
 - candidates: the anchor's entities with commonness Pr(e|a) >= tau (at most max_candidates);
-- voting: every other spot b votes for candidate e of spot a with
+- voting: every other anchor b votes for candidate e of spot a with
   sum over b's candidates e' of rel(e', e) * Pr(e'|b) / |candidates of b|; spots vote within `window`
   neighbours on either side;
 - the epsilon rule: among candidates whose vote is within epsilon (relative) of the best, the one with the
-  highest commonness wins; with no votes at all, the most common one;
+  highest commonness wins (ties: the one with more in-links); with no votes at all, the most common one;
 - pruning: rho = (link probability + coherence) / 2, coherence being the mean relatedness of the chosen
   entity to the other chosen ones; annotations with rho < rho_threshold are dropped.
 Relatedness is Milne-Witten on in-link sets (0 below min_common_inlinks shared in-links, as in TAGME's
@@ -125,7 +125,10 @@ def disambiguate(kb, mentions: list[Mention], params: RankingParams) -> list[Men
     """Choose an entity for every mention (in place) by voting and the epsilon rule; set rho."""
     related = Relatedness(kb, params.relatedness, params.min_common_inlinks)
     for index, mention in enumerate(mentions):
-        voters = mentions[max(0, index - params.window):index] + mentions[index + 1:index + 1 + params.window]
+        # other anchors vote (TAGME's b != a): a repeated mention of the same anchor text would only vote for
+        # its own candidates in proportion to their commonness
+        voters = [m for m in mentions[max(0, index - params.window):index] + mentions[index + 1:index + 1 + params.window]
+                  if m.anchor != mention.anchor]
         for entity, _ in mention.candidates:
             score = 0.0
             for voter in voters:
@@ -136,8 +139,9 @@ def disambiguate(kb, mentions: list[Mention], params: RankingParams) -> list[Men
         if best <= 0:
             mention.chosen = mention.candidates[0][0]
         else:
-            close = [(c, e) for e, c in mention.candidates if (best - mention.scores[e]) / best < params.epsilon]
-            mention.chosen = max(close)[1]
+            # the candidates are in commonness order (ties: more in-links first), so the first close one is
+            # the most common of them, ties broken exactly as the commonness baseline breaks them
+            mention.chosen = next(e for e, _ in mention.candidates if (best - mention.scores[e]) / best < params.epsilon)
     for index, mention in enumerate(mentions):
         others = [m.chosen for m in mentions[max(0, index - params.window):index] +
                   mentions[index + 1:index + 1 + params.window]]

@@ -50,3 +50,19 @@ def test_served_annotations(wiki_kb):
                               headers={"Content-Type": "application/jsonlines", "Accept": "application/jsonlines"},
                               timeout=10)
         assert [json.loads(line)["annotations"][0]["title"] for line in lines.text.splitlines()] == ["Plato", "Athens"]
+
+
+def test_alias_table_kb_serves_offsets_into_the_text_as_sent(tmp_path):
+    from tests.sagemaker_tree import make_tree, open_permissions
+
+    table = "New York\tQ60\tNew York City\t10\nNew York Times\tQ9684\tThe New York Times\t8\nZürich\tQ72\tZürich\t5\n"
+    root = make_tree(tmp_path / "ml", {"mode": "entities", "rho_threshold": "0"}, {"train": {"aliases.tsv": table}})
+    open_permissions(root)
+    result = run_image("train", volumes={root: "/opt/ml"})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    text = "Grüße: The New York Times, then Zürich."
+    with serving(root / "model") as (url, container):
+        wait_for_ping(url, 30, container)
+        annotations = requests.post(f"{url}/invocations", json={"instances": [text]}, timeout=10).json()[0]["annotations"]
+    assert [(a["spot"], a["id"]) for a in annotations] == [("New York Times", "Q9684"), ("Zürich", "Q72")]
+    assert all(text[a["start"]:a["end"]] == a["spot"] for a in annotations)
