@@ -180,10 +180,19 @@ class CompactKB:
             raise KindlingError(f"The entity KB in {directory} cannot be read ({exc}).", code="bad_bundle", status=503,
                                 hint="Train again or mount the whole model.tar.gz.") from exc
         self.meta = meta
+        self._touch()
         self.entity_count = max(int(meta["pages"]), 1)
         self.max_anchor_tokens = int(meta["max_anchor_tokens"])
         a = self.arrays
         self._hash, self._text_offsets, self._text = a["anchor_hash"], a["anchor_text_offsets"], a["anchor_text"]
+
+    def _touch(self) -> None:
+        """Read one byte of every page once, in the gunicorn master before it forks: the KB is then
+        resident and mapped in every worker (shared, counted once), and no request waits for a page fault.
+        The pages are clean file pages: under memory pressure the kernel can drop and re-read them."""
+        for array in [*self.arrays.values(), *([self.vectors] if self.vectors is not None else [])]:
+            if array.size:
+                int(np.asarray(array).reshape(-1).view(np.uint8)[::4096].sum())
 
     def _row(self, text: str) -> int | None:
         key = np.uint64(anchor_hash(text))

@@ -6,7 +6,9 @@
 - memory: PSS (/proc/PID/smaps_rollup, all server processes) with 1 and 4 workers, after every worker
   has annotated, and the time from `docker run` to the first 200 on /ping;
 - growth: synthetic alias-table KBs of 1x, 4x and 16x 100,000 aliases (made-up entities, three
-  candidates per alias), trained by the image: KB size on disk, load time and PSS with 1 worker.
+  candidates per alias), trained by the image: KB size on disk, load time and PSS with 1 worker, and
+  with 4 workers for the 16x KB (the goal's measurement: with the 8 MB sample KB the ~8 MB of private
+  memory every gunicorn worker has anyway dominates the ratio).
 Writes reports/bench-entities.json.
 """
 
@@ -124,13 +126,14 @@ def main() -> int:
             started = time.monotonic()
             kb = synthetic_kb(scratch / f"synthetic-{factor}", aliases)
             built = time.monotonic() - started
-            growth[f"{factor}x"] = {"aliases": aliases, "build_seconds": round(built, 1), **memory(kb, (1,))}
+            workers = (1, 4) if factor == 16 else (1,)
+            growth[f"{factor}x"] = {"aliases": aliases, "build_seconds": round(built, 1), **memory(kb, workers)}
             log(f"entities growth {factor}x ({aliases} aliases): {growth[f'{factor}x']}")
             shutil.rmtree(scratch / f"synthetic-{factor}", ignore_errors=True)
     report = {"goals": GOALS, "throughput": speed, "memory": wiki_memory, "growth": growth}
     report["verdicts"] = {
         "batched_texts_per_second": speed["batched"]["texts_per_second"] >= GOALS["batched_texts_per_second_min"],
-        "pss_ratio": wiki_memory["pss_ratio_4_to_1"] <= GOALS["pss_ratio_4_to_1_max"],
+        "pss_ratio_16x_kb": growth["16x"]["pss_ratio_4_to_1"] <= GOALS["pss_ratio_4_to_1_max"],
     }
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
