@@ -144,7 +144,7 @@ def disambiguate(kb, mentions: list[Mention], params: RankingParams) -> list[Men
             mention.chosen = next(e for e, _ in mention.candidates if (best - mention.scores[e]) / best < params.epsilon)
     for index, mention in enumerate(mentions):
         others = [m.chosen for m in mentions[max(0, index - params.window):index] +
-                  mentions[index + 1:index + 1 + params.window]]
+                  mentions[index + 1:index + 1 + params.window] if m.anchor != mention.anchor]
         coherence = sum(related(mention.chosen, other) for other in others) / len(others) if others else 0.0
         mention.rho = (mention.link_probability + coherence) / 2
     return mentions
