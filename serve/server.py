@@ -50,14 +50,23 @@ def build_app(paths: Paths, settings: ServeSettings):
     from serve.app import create_app
     from serve.predictors import load_predictors
 
+    from container.s3_staging import fetch_model
+
     started = time.monotonic()
+    model_dir = paths.model
     try:
-        predictors = load_predictors(paths.model)
+        model_dir = fetch_model(paths.model)  # KINDLING_MODEL_S3 (ECS, plain Docker); SageMaker mounts it
+        predictors = load_predictors(model_dir)
     except KindlingError as exc:
-        log.error("cannot serve the bundle in %s: %s", paths.model, exc)
+        log.error("cannot serve the bundle in %s: %s", model_dir, exc)
         return create_app(None, settings, load_error=exc)
+    except Exception as exc:  # never crash-loop: stay up and say why on /ping and in the log
+        log.exception("cannot serve the bundle in %s", model_dir)
+        error = KindlingError(f"Loading the model failed: {type(exc).__name__}: {exc}.", code="load_failed",
+                              status=503, hint="This is a kindling bug or a damaged model; the log has the details.")
+        return create_app(None, settings, load_error=error)
     log.info("loaded bundle %s in %.2f s: tasks %s; port %d, %d %s workers x %d threads, timeout %d s, "
-             "deadline %.0f s, max payload %d bytes, max instances %d", paths.model, time.monotonic() - started,
+             "deadline %.0f s, max payload %d bytes, max instances %d", model_dir, time.monotonic() - started,
              ", ".join(predictors), settings.port, settings.workers, settings.worker_class,
              settings.threads if settings.worker_class == "gthread" else 1, settings.timeout,
              settings.request_deadline, settings.max_payload_bytes, settings.max_instances)

@@ -43,6 +43,9 @@ def run(paths: Paths) -> int:
     except OSError:
         pass
     try:
+        from container.s3_staging import stage_inputs, upload_outputs
+
+        stage_inputs(paths)  # KINDLING_CHANNEL_* / KINDLING_HYPERPARAMETERS (ECS, plain Docker)
         env = environment_module.load(paths)
         task = TASKS.get(env.mode)
         if task is None:
@@ -52,6 +55,7 @@ def run(paths: Paths) -> int:
         log.info("mode=%s: training into %s", env.mode, paths.model)
         with staged_bundle(paths.model) as stage:
             task(env, stage)
+        upload_outputs(paths)  # KINDLING_OUTPUT_S3: only a finished bundle leaves the machine
     except Stopped as stop:
         message = (f"Training was stopped by {stop.signal_name} before it finished; no model was written "
                    "and /opt/ml/model was left as it was.")
