@@ -72,6 +72,11 @@ bench: venv build
 	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.embeddings
 	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.entities
 
+# Push the built image to ECR: make push ECR_IMAGE=123456789012.dkr.ecr.us-east-1.amazonaws.com/kindling:1
+push: build venv
+	@test -n "$(ECR_IMAGE)" || { echo "set ECR_IMAGE=<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>"; exit 2; }
+	$(VENV)/bin/python -m container launch push --local-image $(IMAGE) --image $(ECR_IMAGE)
+
 # Regenerate the shipped API description from the schemas the server validates with.
 openapi: venv
 	$(VENV)/bin/python -m serve.api > docs/openapi.json

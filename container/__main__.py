@@ -26,6 +26,8 @@ commands:
                    [--text-field text] [--processes N]
                    raw text / JSON Lines / Wikipedia XML dumps -> OUT/corpus.txt + OUT/summary.json
                    (defaults: /opt/ml/processing/input -> /opt/ml/processing/output)
+  launch COMMAND   run this image on SageMaker / ECS (boto3): push, train, tune, deploy, transform,
+                   ecs-task, ecs-run; --dry-run prints the API requests (`launch --help`)
   serve            serve the bundle in model/ on port $SAGEMAKER_BIND_TO_PORT (default 8080):
                    GET /ping, POST /invocations, GET /execution-parameters
   help             this text
@@ -57,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         from train.job import main as train_main
 
         return train_main(sample=(args[1] if len(args) == 2 else "classification") if args else None)
+    if command == "launch":
+        from container.launch import main as launch_main
+
+        return launch_main(args)
     if command == "prepare":
         from train.corpus import main as prepare_main
 
