@@ -22,6 +22,8 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -211,15 +213,16 @@ def default_processes() -> int:
 
 
 def prepare_corpus(inputs: list[Path], out_dir: Path, tokenizer: Tokenizer, text_field: str = "text",
-                   processes: int = 0) -> dict:
-    """Write out_dir/corpus.txt and out_dir/summary.json; return the summary."""
+                   processes: int = 0, vocabulary_out: Counter | None = None) -> dict:
+    """Write out_dir/corpus.txt and out_dir/summary.json; return the summary (and fill vocabulary_out
+    with the word counts when given)."""
     files = corpus_files(inputs)
     if not files:
         raise KindlingError(f"No files in {', '.join(map(str, inputs))}.", code="empty_corpus",
                             hint="Put raw text, JSON Lines or a Wikipedia dump into the input directory.")
     processes = processes or default_processes()
     out_dir.mkdir(parents=True, exist_ok=True)
-    counts, vocabulary = Counts(), Counter()
+    counts, vocabulary = Counts(), (Counter() if vocabulary_out is None else vocabulary_out)
     started = last_report = time.monotonic()
     log.info("prepare: %d file(s), tokenizer=%s language=%s lowercase=%s, %d process(es)", len(files),
              tokenizer.scheme, tokenizer.language, tokenizer.lowercase, processes)
@@ -273,6 +276,90 @@ def prepare_corpus(inputs: list[Path], out_dir: Path, tokenizer: Tokenizer, text
     return summary
 
 
+# --- sharding: N instances each prepare a share of the files, one merge puts them together ---------------
+
+PARTS_DIR = "parts"
+VOCABULARY_FILE = "vocabulary.tsv"
+ADDITIVE = ("files", "documents", "sentences", "tokens", "characters", "invalid_utf8_lines", "skipped_records")
+
+
+def prepare_parts(root: Path, out_dir: Path, tokenizer: Tokenizer, text_field: str = "text",
+                  processes: int = 0) -> dict:
+    """One output per input file, out_dir/parts/<its path under root>.txt, plus vocabulary.tsv and
+    summary.json: what one shard (a SageMaker Processing instance with ShardedByS3Key, or one ECS task)
+    writes. merge_parts() then concatenates every shard's parts in path order: the same bytes as one
+    prepare over all the files."""
+    files = corpus_files([root])
+    if not files:
+        raise KindlingError(f"No files in {root}.", code="empty_corpus", hint="Give the shard its input files.")
+    vocabulary, totals = Counter(), Counter()
+    formats, skipped = Counter(), []
+    with tempfile.TemporaryDirectory(prefix="kindling-part-") as scratch:
+        for path in files:
+            relative = path.relative_to(root)
+            try:
+                summary = prepare_corpus([path], Path(scratch), tokenizer, text_field, processes, vocabulary)
+            except KindlingError as exc:
+                if exc.code != "empty_corpus":
+                    raise
+                summary = json.loads((Path(scratch) / SUMMARY_FILE).read_text()) \
+                    if (Path(scratch) / SUMMARY_FILE).exists() else {"skipped_files": [str(path)]}
+            target = out_dir / PARTS_DIR / f"{relative}.txt"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(Path(scratch) / CORPUS_FILE), target) if (Path(scratch) / CORPUS_FILE).exists() \
+                else target.write_text("")
+            totals.update({key: summary.get(key, 0) for key in ADDITIVE})
+            formats.update(summary.get("formats", {}))
+            skipped += summary.get("skipped_files", [])
+    with open(out_dir / VOCABULARY_FILE, "w", encoding="utf-8") as out:
+        out.writelines(f"{word}\t{count}\n" for word, count in sorted(vocabulary.items()))
+    summary = {**totals, "formats": dict(formats), "skipped_files": skipped, "vocabulary": len(vocabulary),
+               "tokenizer": tokenizer.to_manifest()}
+    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    log.info("prepare (shard): %d file(s), %d tokens into %s", len(files), totals["tokens"], out_dir / PARTS_DIR)
+    return summary
+
+
+def merge_parts(shards: list[Path], out_dir: Path) -> dict:
+    """Concatenate the shards' parts in path order into out_dir/corpus.txt; add up their summaries."""
+    parts: dict[str, Path] = {}
+    for shard in shards:
+        for part in sorted((shard / PARTS_DIR).rglob("*.txt")):
+            name = str(part.relative_to(shard / PARTS_DIR))
+            if name in parts:
+                raise KindlingError(f"{name} was prepared by two shards ({parts[name].parent} and {part.parent}).",
+                                    code="overlapping_shards", hint="Give every input file to exactly one shard.")
+            parts[name] = part
+    if not parts:
+        raise KindlingError(f"No prepared parts in {', '.join(map(str, shards))}.", code="empty_corpus",
+                            hint="Run `prepare --parts` on every shard first.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / CORPUS_FILE, "wb") as out:
+        for name in sorted(parts, key=lambda n: Path(n).parts):  # corpus_files' order: path components
+            with open(parts[name], "rb") as handle:
+                shutil.copyfileobj(handle, out, 1 << 20)
+    vocabulary, totals, formats, skipped, tokenizers = Counter(), Counter(), Counter(), [], set()
+    for shard in shards:
+        summary = json.loads((shard / SUMMARY_FILE).read_text(encoding="utf-8"))
+        totals.update({key: summary.get(key, 0) for key in ADDITIVE})
+        formats.update(summary.get("formats", {}))
+        skipped += summary.get("skipped_files", [])
+        tokenizers.add(json.dumps(summary.get("tokenizer"), sort_keys=True))
+        with open(shard / VOCABULARY_FILE, encoding="utf-8") as handle:
+            for line in handle:
+                word, _, count = line.rstrip("\n").rpartition("\t")
+                vocabulary[word] += int(count)
+    if len(tokenizers) > 1:
+        raise KindlingError("The shards were prepared with different tokenizers.", code="overlapping_shards",
+                            hint="Prepare every shard with the same --tokenizer/--language/--keep-case.")
+    summary = {**totals, "formats": dict(formats), "skipped_files": skipped, "vocabulary": len(vocabulary),
+               "tokenizer": json.loads(tokenizers.pop()), "shards": len(shards)}
+    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    log.info("prepare (merge): %d parts from %d shard(s), %d tokens, %d distinct words", len(parts), len(shards),
+             totals["tokens"], len(vocabulary))
+    return summary
+
+
 def main(argv: list[str]) -> int:
     """`python -m container prepare [INPUT ...] OUTPUT [options]` — also a SageMaker Processing / ECS job."""
     import argparse
@@ -290,14 +377,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep-case", action="store_true", help="do not lower-case")
     parser.add_argument("--text-field", default="text", help="the JSON Lines field holding the text")
     parser.add_argument("--processes", type=int, default=0, help="worker processes (default: one per CPU)")
+    parser.add_argument("--parts", action="store_true", help="one output per input file (a shard of a sharded run)")
+    parser.add_argument("--merge", action="store_true", help="the inputs are shard outputs: concatenate their parts")
     args = parser.parse_args(argv)
     logs.setup()
     paths = args.paths or [Path("/opt/ml/processing/input"), Path("/opt/ml/processing/output")]
     if len(paths) < 2:
         parser.error("give at least one input and the output directory")
     try:
+        if args.merge:
+            merge_parts(paths[:-1], paths[-1])
+            return 0
         tokenizer = Tokenizer(args.tokenizer, not args.keep_case, args.language)
-        prepare_corpus(paths[:-1], paths[-1], tokenizer, args.text_field, args.processes)
+        if args.parts:
+            if len(paths) != 2 or not paths[0].is_dir():
+                parser.error("--parts takes one input directory and the output directory")
+            prepare_parts(paths[0], paths[1], tokenizer, args.text_field, args.processes)
+        else:
+            prepare_corpus(paths[:-1], paths[-1], tokenizer, args.text_field, args.processes)
     except KindlingError as exc:
         log.error("prepare failed: %s", exc)
         return 1

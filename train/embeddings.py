@@ -34,6 +34,7 @@ from container.errors import KindlingError
 from container.logs import metric
 from container.tokenizer import SCHEMES, Tokenizer
 from train import vector_files
+from train.checkpoints import CheckpointStore, fingerprint
 from train.corpus import prepare_corpus
 from train.environment import TrainingEnvironment
 from train.evaluation import evaluate
@@ -108,7 +109,14 @@ def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Token
         raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
                             hint="Give the job a 'train' channel of text (one sentence per line).")
     if params.prepare:
+        files = sorted(p for p in channel.rglob("*") if p.is_file())
+        store = CheckpointStore(env.paths.checkpoints)
+        key = fingerprint(files, {"tokenizer": tokenizer.to_manifest(), "text_field": params.text_field})
+        reused = store.find("prepared-corpus", key)
+        if reused is not None:
+            return reused / "corpus.txt", json.loads((reused / "summary.json").read_text(encoding="utf-8"))
         summary = prepare_corpus([channel], scratch / "prepared", tokenizer, params.text_field)
+        store.save("prepared-corpus", key, scratch / "prepared")
         return scratch / "prepared" / "corpus.txt", summary
     files = sorted(p for p in channel.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:

@@ -171,3 +171,23 @@ def test_both_engines_write_the_same_fasttext_artifacts(tmp_path, engine):
     client = create_app(load_predictors(model_dir), ServeSettings.from_env({})).test_client()
     rocket = invoke(client, {"instances": ["rocket"], "configuration": {"output": "neighbours", "k": 5}}).json[0]
     assert sum(n["word"] in SPACE for n in rocket["neighbours"]) >= 4
+
+
+def test_a_restarted_job_reuses_the_prepared_corpus_from_checkpoints(tmp_path, caplog):
+    caplog.set_level("INFO")
+    lines = [json.dumps({"text": s}) for s in topical_sentences(600, 6)]
+    root = make_tree(tmp_path / "ml", {**EMBEDDING_HYPERPARAMETERS, "prepare": "true", "evaluation": "false"},
+                     {"train": {"raw.jsonl": "\n".join(lines) + "\n"}})
+    paths = Paths(base=root, input=root / "input")
+    assert run(paths) == 0
+    entries = list((root / "checkpoints" / "kindling").iterdir())
+    assert len(entries) == 1 and (entries[0] / "complete").is_file() and (entries[0] / "corpus.txt").is_file()
+    first = (root / "model" / "corpus.json").read_text()
+    caplog.clear()
+    assert run(paths) == 0  # the spot restart: same inputs, same settings
+    assert "checkpoint: reusing the prepared-corpus" in caplog.text
+    assert json.loads((root / "model" / "corpus.json").read_text()) == json.loads(first)
+    (root / "input" / "data" / "train" / "raw.jsonl").write_text(lines[0] + "\n" + "\n".join(lines) + "\n")
+    caplog.clear()
+    assert run(paths) == 0  # changed input: prepared again
+    assert "checkpoint: reusing" not in caplog.text

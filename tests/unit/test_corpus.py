@@ -94,3 +94,40 @@ def test_command_line_writes_corpus_and_summary(tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["tokenizer"]["lowercase"] is False and summary["sentences"] == 901
     assert corpus.main([str(tmp_path / "missing"), str(tmp_path / "out2")]) == 1
+
+
+def test_four_shards_merged_equal_one_run_over_all_files(tmp_path, monkeypatch):
+    """The sharded path (each instance `prepare --parts` on its share of the files, then `prepare
+    --merge`), simulated with 4 processes, writes the same bytes as one prepare over everything."""
+    import multiprocessing
+
+    monkeypatch.setattr(corpus, "BATCH_CHARS", 3000)
+    inputs = _inputs(tmp_path / "in")
+    (inputs / "sub").mkdir()
+    for index in range(6):
+        (inputs / "sub" / f"extra-{index}.txt").write_text("\n".join(topical_sentences(50, 10 + index)) + "\n")
+    files = corpus.corpus_files([inputs])
+    shards = []
+    for number in range(4):  # round-robin, as ShardedByS3Key hands out keys in no useful order
+        shard_in = tmp_path / f"shard-{number}-in"
+        for path in files[number::4]:
+            target = shard_in / path.relative_to(inputs)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+        shards.append((shard_in, tmp_path / f"shard-{number}-out"))
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pool.starmap(_prepare_shard, [(str(a), str(b)) for a, b in shards])
+    merged = corpus.merge_parts([out for _, out in shards], tmp_path / "merged")
+    single = corpus.prepare_corpus([inputs], tmp_path / "single", Tokenizer(), processes=1)
+    assert (tmp_path / "merged" / "corpus.txt").read_bytes() == (tmp_path / "single" / "corpus.txt").read_bytes()
+    for key in ("documents", "sentences", "tokens", "vocabulary", "files"):
+        assert merged[key] == single[key], key
+    with pytest.raises(KindlingError) as caught:
+        corpus.merge_parts([shards[0][1], shards[0][1]], tmp_path / "twice")
+    assert caught.value.code == "overlapping_shards"
+
+
+def _prepare_shard(source: str, target: str) -> None:
+    from pathlib import Path
+
+    corpus.prepare_parts(Path(source), Path(target), Tokenizer(), processes=1)
