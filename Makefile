@@ -71,6 +71,7 @@ bench: venv build
 	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.classification
 	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.embeddings
 	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.entities
+	KINDLING_IMAGE=$(IMAGE) $(VENV)/bin/python -m tests.bench.scaling
 
 # Push the built image to ECR: make push ECR_IMAGE=123456789012.dkr.ecr.us-east-1.amazonaws.com/kindling:1
 push: build venv
