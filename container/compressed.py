@@ -9,6 +9,10 @@ from typing import IO
 
 
 def open_binary(path: Path) -> IO[bytes]:
+    """A binary stream with peek(); objects with their own open_stream() (a Pipe-mode channel) open themselves."""
+    opener = getattr(path, "open_stream", None)
+    if opener is not None:
+        return opener()
     if path.suffix == ".gz":
         return gzip.open(path, "rb")
     if path.suffix == ".bz2":

@@ -144,8 +144,10 @@ def _fasttext_file(path: Path, writer: _Writer, reading: Reading) -> None:
 
 
 def prepare_labelled(channel: str, directory: Path, out_path: Path, tokenizer: Tokenizer,
-                     reading: Reading = Reading(), content_type: str | None = None) -> PreparedChannel:
-    files = channel_files(channel, directory)
+                     reading: Reading = Reading(), content_type: str | None = None,
+                     sources: list | None = None) -> PreparedChannel:
+    """`sources` replaces the channel directory's files (a Pipe-mode FIFO, train/pipe.py)."""
+    files = sources or channel_files(channel, directory)
     prepared = PreparedChannel(path=out_path, files=files)
     try:
         with open(out_path, "w", encoding="utf-8") as out:

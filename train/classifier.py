@@ -117,8 +117,9 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
 
         def prepare(channel: str):
             content_type = env.channels[channel].content_type if channel in env.channels else None
+            sources = env.pipe_sources(channel, (params.text_field, params.label_field))
             return prepare_labelled(channel, env.paths.channel(channel), Path(scratch) / f"{channel}.txt", tokenizer,
-                                    reading, content_type)
+                                    reading, content_type, sources)
 
         train_data = prepare("train")
         if len(train_data.labels) < 2:

@@ -120,30 +120,30 @@ class WikiText(str):
     so parsing in the main process and stripping in the workers overlap."""
 
 
-def _documents(path: Path, kind: str, encoding: str, text_field: str, counts: Counts) -> Iterator[str]:
-    """The documents of one file as text (paragraphs separated by newlines), or WikiText."""
+def _documents(handle, path: Path, kind: str, encoding: str, text_field: str, counts: Counts) -> Iterator[str]:
+    """The documents of one open file as text (paragraphs separated by newlines), or WikiText."""
     if kind == "wikipedia":
-        for page in wikipedia.articles(path):
-            yield WikiText(page.text)
+        for page in wikipedia.pages(handle, str(path)):
+            if page.namespace == 0 and page.redirect is None and page.text:
+                yield WikiText(page.text)
         return
-    with open_binary(path) as handle:
-        for number, line in enumerate(_decoded_lines(handle, encoding, counts), start=1):
-            if kind == "text":
-                yield line
-                continue
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line).get(text_field)
-            except (ValueError, AttributeError):
-                value = None
-            if not isinstance(value, str):
-                if counts.skipped_records == 0:
-                    log.warning("%s, line %d: no string %r field (JSON Lines records without one are skipped "
-                                "and counted)", path, number, text_field)
-                counts.skipped_records += 1
-                continue
-            yield value
+    for number, line in enumerate(_decoded_lines(handle, encoding, counts), start=1):
+        if kind == "text":
+            yield line
+            continue
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line).get(text_field)
+        except (ValueError, AttributeError):
+            value = None
+        if not isinstance(value, str):
+            if counts.skipped_records == 0:
+                log.warning("%s, line %d: no string %r field (JSON Lines records without one are skipped "
+                            "and counted)", path, number, text_field)
+            counts.skipped_records += 1
+            continue
+        yield value
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -151,31 +151,33 @@ def _looks_binary(head: bytes) -> bool:
 
 
 def paragraphs(files: list[Path], text_field: str, counts: Counts) -> Iterator[str]:
-    """Every non-empty paragraph of every file, in order; documents counted on the way."""
+    """Every non-empty paragraph of every file, in order; documents counted on the way. Each file is
+    opened once (a Pipe-mode FIFO can only be read once): its kind is sniffed from the buffered head."""
     for path in files:
         try:
-            with open_binary(path) as handle:
-                head = handle.read(8192)
+            handle = open_binary(path)
+            head = handle.peek(8192)[:8192]
         except (OSError, EOFError) as exc:
             raise KindlingError(f"Cannot read {path}: {exc}.", code="unreadable_input",
                                 hint="Check the file's permissions and that it is not truncated.") from exc
-        if _looks_binary(head):
-            log.warning("skipping %s: it looks binary (NUL bytes in its first 8 KB), not text", path)
-            counts.skipped_files.append(str(path))
-            continue
-        kind = _kind(path, head)
-        counts.files += 1
-        counts.formats[kind] += 1
-        for document in _documents(path, kind, encoding_of(head), text_field, counts):
-            if not document.strip():
+        with handle:
+            if _looks_binary(head):
+                log.warning("skipping %s: it looks binary (NUL bytes in its first 8 KB), not text", path)
+                counts.skipped_files.append(str(path))
                 continue
-            counts.documents += 1
-            if isinstance(document, WikiText):
-                yield document
-                continue
-            for paragraph in document.split("\n"):
-                if paragraph.strip():
-                    yield paragraph
+            kind = _kind(path, head)
+            counts.files += 1
+            counts.formats[kind] += 1
+            for document in _documents(handle, path, kind, encoding_of(head), text_field, counts):
+                if not document.strip():
+                    continue
+                counts.documents += 1
+                if isinstance(document, WikiText):
+                    yield document
+                    continue
+                for paragraph in document.split("\n"):
+                    if paragraph.strip():
+                        yield paragraph
 
 
 def _batches(lines: Iterator[str]) -> Iterator[list[str]]:

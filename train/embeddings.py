@@ -105,6 +105,15 @@ class ImportParams:
 def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Tokenizer, scratch: Path) -> tuple[Path, dict | None]:
     """The file fastText reads: the prepared corpus, the channel's one plain file, or its files joined."""
     channel = env.paths.channel("train")
+    pipe = env.pipe_sources("train")
+    if pipe is not None:  # Pipe mode: read the FIFO once, straight into preparation (or into fastText's file)
+        if params.prepare:
+            summary = prepare_corpus(pipe, scratch / "prepared", tokenizer, params.text_field)
+            return scratch / "prepared" / "corpus.txt", summary
+        joined = scratch / "corpus.txt"
+        with open(joined, "wb") as out, open_binary(pipe[0]) as handle:
+            shutil.copyfileobj(handle, out, 1 << 20)
+        return joined, None
     if not channel.is_dir():
         raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
                             hint="Give the job a 'train' channel of text (one sentence per line).")

@@ -21,7 +21,7 @@ from container.paths import BASE_DIR_ENV, Paths
 from container.settings import cpu_count
 
 log = logging.getLogger(__name__)
-SUPPORTED_INPUT_MODES = {"File", "FastFile"}
+SUPPORTED_INPUT_MODES = {"File", "FastFile", "Pipe"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Channel:
     path: Path
     input_mode: str
     content_type: str | None
+    record_wrapper: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,16 @@ class TrainingEnvironment:
     @property
     def mode(self) -> str:
         return str(self.hyperparameters["mode"])
+
+    def pipe_sources(self, channel: str, attributes: tuple[str, ...] | None = None) -> list | None:
+        """[the channel's epoch-0 FIFO] when the channel is in Pipe mode (train/pipe.py), else None.
+        `attributes`: an augmented manifest's AttributeNames, for RecordIO-wrapped channels."""
+        config = self.channels.get(channel)
+        if config is None or config.input_mode != "Pipe":
+            return None
+        from train.pipe import pipe_source
+
+        return [pipe_source(self.paths.data_dir, channel, config.record_wrapper, attributes)]
 
 
 def _read_json_file(path: Path, what: str, *, required: bool) -> dict | None:
@@ -118,9 +129,10 @@ def load(paths: Paths) -> TrainingEnvironment:
         if mode not in SUPPORTED_INPUT_MODES:
             raise KindlingError(
                 f"Channel {name!r} uses TrainingInputMode={mode}, which kindling does not read.",
-                code="unsupported_input_mode", hint="Use File or FastFile input mode for this channel.",
+                code="unsupported_input_mode", hint="Use File, FastFile or Pipe input mode for this channel.",
             )
-        channels[name] = Channel(name, paths.channel(name), mode, config.get("ContentType"))
+        channels[name] = Channel(name, paths.channel(name), mode, config.get("ContentType"),
+                                 config.get("RecordWrapperType"))
 
     toolkit_env = _toolkit_environment(paths, resource_config, input_data_config, hyperparameters)
     env = TrainingEnvironment(

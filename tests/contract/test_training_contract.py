@@ -94,7 +94,7 @@ def test_bad_and_unknown_hyperparameters_are_all_named(tmp_path):
     (dict(channels={"train": {"empty.txt": ""}}), "no labelled lines"),
     (dict(channels={"train": {"plain.txt": "a line of text\nanother line\n"}}), "2 records without a label"),
     (dict(channels={"train": {"latin1.txt": b"__label__a caf\xe9\n"}}), "line 1: byte 15 (b'\\xe9') is not valid UTF-8"),
-    (dict(input_data_config={"train": {"TrainingInputMode": "Pipe"}}), "TrainingInputMode=Pipe"),
+    (dict(input_data_config={"train": {"TrainingInputMode": "Stream"}}), "TrainingInputMode=Stream"),
     (dict(hyperparameters={**FAST_HYPERPARAMETERS, "learning_rate": "1e30"}), "Training diverged"),
 ])
 def test_bad_input_fails_with_a_sentence_and_leaves_the_model(tmp_path, tree, words):
