@@ -21,5 +21,9 @@ def setup(level: str | None = None) -> None:
 
 
 def metric(name: str, value: float) -> None:
-    """Print a metric line that SageMaker MetricDefinitions and HPO regexes read: `#name: value`."""
+    """Print a metric line that SageMaker MetricDefinitions and HPO regexes read: `#name: value`
+    (and log it to MLflow when tracking is on)."""
+    from container import tracking
+
     print(f"#{name}: {value:.6g}", flush=True)
+    tracking.record(name, value)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from container import hyperparameters as hp
+from container import tracking
 from container.bundle import describe_files, digest_in_background, write_manifest
 from container.errors import KindlingError
 from container.logs import metric
@@ -306,6 +307,7 @@ def _train_with_early_stopping(params: SupervisedParams, args: dict, train_path:
         spent += epochs
         accuracy = fitted["validation"]["accuracy"]
         log.info("early stopping: %d epochs -> validation accuracy %.4f", epochs, accuracy)
+        tracking.record("candidate_validation_accuracy", accuracy, step=epochs)
         if best is None or accuracy > best["validation"]["accuracy"]:
             if best_path is not None:
                 best_path.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ import time
 import traceback
 from typing import Callable
 
-from container import logs
+from container import logs, tracking
 from container.bundle import staged_bundle
 from container.errors import KindlingError
 from container.paths import Paths, sample_input_dir
@@ -53,8 +53,10 @@ def run(paths: Paths) -> int:
                 f"mode={env.mode!r} is not a mode this image trains.", code="bad_hyperparameters",
                 hint=f"Use one of: {', '.join(sorted(TASKS))}.")
         log.info("mode=%s: training into %s", env.mode, paths.model)
-        with staged_bundle(paths.model) as stage:
-            task(env, stage)
+        with tracking.run(env.mode, env.hyperparameters, env.job_name):  # MLflow, when MLFLOW_TRACKING_URI is set
+            with staged_bundle(paths.model) as stage:
+                task(env, stage)
+            tracking.log_bundle(paths.model)
         upload_outputs(paths)  # KINDLING_OUTPUT_S3: only a finished bundle leaves the machine
     except Stopped as stop:
         message = (f"Training was stopped by {stop.signal_name} before it finished; no model was written "
