@@ -142,5 +142,7 @@ def decode_lines(body: bytes, mimetype: str) -> tuple[list[str], list[dict]]:
 
 def encode(predictions: list, mimetype: str) -> bytes:
     if mimetype == JSONLINES:
-        return "".join(json.dumps(item, separators=(",", ":")) + "\n" for item in predictions).encode("utf-8")
+        # no newline after the last line: batch transform's AssembleWith=Line appends one to every response,
+        # and a trailing one here would leave a blank line per mini-batch (seen with the SDK's local mode)
+        return "\n".join(json.dumps(item, separators=(",", ":")) for item in predictions).encode("utf-8")
     return encode_json(predictions)
