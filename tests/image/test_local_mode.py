@@ -17,6 +17,12 @@ from tests.sagemaker_tree import labelled_lines
 TELEMETRY_OPT_OUT = "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
 
 
+def _compose_containers() -> set[str]:
+    from tests.image.docker import docker
+
+    return set(docker("ps", "-aq", "--filter", "label=com.docker.compose.project").stdout.split())
+
+
 @pytest.fixture
 def local_sdk(tmp_path, monkeypatch):
     config = tmp_path / "sagemaker-config.yaml"
@@ -31,9 +37,14 @@ def local_sdk(tmp_path, monkeypatch):
         pytest.fail("local mode needs docker-compose")
     from sagemaker.local import LocalSession
 
+    before = _compose_containers()
     session = LocalSession()
     session.config = {"local": {"local_code": True}}
-    return session
+    yield session
+    from tests.image.docker import docker
+
+    for container in _compose_containers() - before:  # the SDK leaves its exited job containers behind
+        docker("rm", "-f", container)
 
 
 def test_fit_deploy_predict_and_batch_transform_in_local_mode(tmp_path, local_sdk):
