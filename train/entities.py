@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import shutil
 import tempfile
 import zlib
 from collections import Counter
@@ -40,6 +41,7 @@ from container.errors import KindlingError
 from container.logs import metric
 from container.tagme import RELATEDNESS, Mention, RankingParams, annotate, candidates_of, disambiguate
 from container.tokenizer import SCHEMES, Tokenizer
+from train.checkpoints import CheckpointStore, fingerprint
 from train.environment import TrainingEnvironment
 
 log = logging.getLogger(__name__)
@@ -431,6 +433,29 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     params = hp.parse(EntityParams, env.hyperparameters, mode="entities")
     tokenizer = Tokenizer(params.tokenizer, params.lowercase, params.language)
     files = _files(env.paths.channel("train"))
+    # a finished KB (and its evaluation) is kept in /opt/ml/checkpoints: a restarted spot job reuses it
+    store = CheckpointStore(env.paths.checkpoints)
+    key = fingerprint(files, hp.as_dict(params))
+    reused = store.find("entity-kb", key)
+    if reused is not None:
+        shutil.copytree(reused / KB_DIR, stage / KB_DIR)
+        if (reused / EVAL_FILE).exists():
+            shutil.copy(reused / EVAL_FILE, stage / EVAL_FILE)
+        metrics = json.loads((reused / "metrics.json").read_text(encoding="utf-8"))
+        kb_meta = json.loads((stage / KB_DIR / "kb.json").read_text(encoding="utf-8"))
+    else:
+        metrics, kb_meta = _build(env, params, tokenizer, files, stage)
+        with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
+            shutil.copytree(stage / KB_DIR, Path(scratch) / KB_DIR)
+            if (stage / EVAL_FILE).exists():
+                shutil.copy(stage / EVAL_FILE, Path(scratch) / EVAL_FILE)
+            (Path(scratch) / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+            store.save("entity-kb", key, Path(scratch))
+    return _manifest(stage, params, tokenizer, metrics, kb_meta)
+
+
+def _build(env: TrainingEnvironment, params: EntityParams, tokenizer: Tokenizer, files: list[Path], stage: Path):
+    """Statistics, vectors, evaluation and the written KB arrays; returns (metrics, KB counts)."""
     dumps = [path for path in files if _is_dump(path)]
     tables = [path for path in files if path not in dumps]
     if dumps and tables:
@@ -482,9 +507,13 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     log.info("KB written: %d anchors, %d entities, %d candidates, %d in-links%s", kb_meta["anchors"],
              kb_meta["entities"], kb_meta["candidates"], kb_meta["inlinks"], ", entity vectors" if kb_meta["vectors"]
              else "")
+    return metrics, kb_meta
+
+
+def _manifest(stage: Path, params: EntityParams, tokenizer: Tokenizer, metrics: dict, kb_meta: dict) -> dict:
     relatedness = params.relatedness
     if relatedness == "auto":
-        relatedness = "average" if vectors is not None else "milne_witten"
+        relatedness = "average" if kb_meta.get("vectors") else "milne_witten"
     ranking = {"tau": params.tau, "epsilon": params.epsilon, "rho_threshold": params.rho_threshold,
                "relatedness": relatedness}
     names = sorted(f"{KB_DIR}/{p.name}" for p in (stage / KB_DIR).iterdir()) + \

@@ -108,3 +108,14 @@ def test_bad_alias_tables(tmp_path, table, words):
     root = make_tree(tmp_path / "ml", {"mode": "entities"}, {"train": {"a.tsv": table}})
     assert run(Paths(base=root, input=root / "input")) == 1
     assert words in (root / "output" / "failure").read_text()
+
+
+def test_a_restarted_job_reuses_the_finished_kb_from_checkpoints(tmp_path, caplog):
+    caplog.set_level("INFO")
+    root = make_tree(tmp_path / "ml", {"mode": "entities"}, {"train": {"aliases.tsv": ALIASES}})
+    paths = Paths(base=root, input=root / "input")
+    assert run(paths) == 0
+    first = json.loads((paths.model / "manifest.json").read_text())["tasks"]["entities"]["kb"]
+    assert run(paths) == 0
+    assert "checkpoint: reusing the entity-kb" in caplog.text
+    assert json.loads((paths.model / "manifest.json").read_text())["tasks"]["entities"]["kb"] == first
