@@ -199,3 +199,29 @@ def test_missing_region_is_a_sentence(monkeypatch, capsys):
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     assert launch.main(["ecs-task", "--image", IMAGE, "--command", "serve"]) == 2
     assert "Set AWS_REGION or pass --region" in capsys.readouterr().err
+
+
+def test_push_logs_in_to_ecr_then_tags_and_pushes(monkeypatch):
+    import base64
+    import subprocess
+
+    client, stub = stubbed("ecr")
+    stub.add_response("get_authorization_token", {"authorizationData": [{
+        "authorizationToken": base64.b64encode(b"AWS:secret-token").decode(),
+        "proxyEndpoint": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"}]}, {})
+    commands = []
+
+    def fake_run(command, **kwargs):
+        commands.append((command, kwargs.get("input")))
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(launch.subprocess, "run", fake_run)
+    monkeypatch.setattr(launch, "send", lambda requests, dry_run, region, clients=None:
+                        [getattr(client, op)(**params) for _, op, params in requests])
+    with stub:
+        assert launch.main(["--region", "us-east-1", "push", "--image", IMAGE]) == 0
+    assert commands == [
+        (["docker", "login", "--username", "AWS", "--password-stdin", "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"],
+         b"secret-token"),
+        (["docker", "tag", "kindling:latest", IMAGE], None),
+        (["docker", "push", IMAGE], None)]
