@@ -68,7 +68,7 @@ def training_job(args) -> dict:
     mode = hyperparameters.get("mode") or args.mode
     hyperparameters["mode"] = mode
     channels = _pairs(args.channel, "channel")
-    if "train" not in channels and mode != "vectors":
+    if "train" not in channels:
         raise KindlingError("A training job needs a 'train' channel.", code="bad_arguments",
                             hint="Add --channel train=s3://bucket/prefix/.")
     request = {
