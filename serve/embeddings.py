@@ -90,6 +90,17 @@ class EmbeddingPredictor:
             model = fasttext.load_model(str(bundle.path(files["model"])))
         return cls(task, words, matrix, Tokenizer.from_manifest(spec.get("tokenizer", {})), model)
 
+    @classmethod
+    def from_fasttext(cls, task: str, model, tokenizer: Tokenizer) -> "EmbeddingPredictor":
+        """A bare fastText / BlazingText word-vector model (vectors.bin or an unsupervised model.bin):
+        the word matrix is built once at load, in the gunicorn master, and shared by the workers."""
+        words = list(model.get_words())
+        matrix = np.empty((len(words), model.get_dimension()), dtype=np.float32)
+        for row, word in enumerate(words):
+            matrix[row] = model.get_word_vector(word)
+        subwords = model.f.getArgs().maxn > 0
+        return cls(task, words, matrix, tokenizer, model if subwords else None)
+
     # --- vectors ---------------------------------------------------------------------------------
     def word_vector(self, word: str) -> np.ndarray:
         row = self.index.get(self.fold(word))

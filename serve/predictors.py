@@ -69,10 +69,10 @@ class ClassificationPredictor:
         except (ValueError, RuntimeError, MemoryError) as exc:
             raise KindlingError(f"{path} is not a fastText model ({exc}).", code="bad_bundle", status=503,
                                 hint="Train again or mount the model.tar.gz the training job produced.") from exc
-        labels = list(model.get_labels())
-        if not labels:
+        if not is_classifier(model):
             raise KindlingError(f"{path} is a fastText word-vector model, not a classifier.", code="bad_bundle",
                                 status=503, hint="Serve a model trained with mode=supervised.")
+        labels = list(model.get_labels())
         return cls(task, model, Tokenizer.from_manifest(spec.get("tokenizer", {})), labels)
 
     def predict(self, instances: list[str], configuration: dict, deadline: float) -> list[dict]:
@@ -94,19 +94,45 @@ PREDICTORS = {"classification": ClassificationPredictor, "embeddings": Embedding
               "entities": EntityPredictor}
 
 
-def bare_fasttext_bundle(model_dir: Path) -> Bundle | None:
-    """A bare fastText model.bin (BlazingText or fastText CLI output) is served as-is: whitespace tokens."""
-    if (model_dir / MANIFEST).exists() or not (model_dir / "model.bin").is_file():
+def is_classifier(model) -> bool:
+    """fastText's get_labels() returns the words of a word-vector model, so ask for its training mode."""
+    return model.f.getArgs().model.name == "supervised"
+
+
+BARE_FILES = ("model.bin", "vectors.bin")  # fastText CLI / BlazingText supervised, BlazingText word2vec
+
+
+def bare_fasttext_predictors(model_dir: Path) -> dict | None:
+    """A model directory without a manifest but with a fastText binary (BlazingText's or fastText's own
+    output) is served as it is, text split on whitespace as fastText does: a classifier when the model has
+    labels, word vectors (BlazingText's word2vec format) when it has none."""
+    if (model_dir / MANIFEST).exists():
         return None
-    log.info("no %s in %s: serving model.bin as a plain fastText classifier (text split on whitespace)",
-             MANIFEST, model_dir)
-    manifest = {"tasks": {"classification": {"kind": "classification", "files": {"model": "model.bin"},
-                                             "tokenizer": {"scheme": "whitespace", "lowercase": False}}}}
-    return Bundle(directory=model_dir, manifest=manifest)
+    path = next((model_dir / name for name in BARE_FILES if (model_dir / name).is_file()), None)
+    if path is None:
+        return None
+    import fasttext
+
+    try:
+        model = fasttext.load_model(str(path))
+    except (ValueError, RuntimeError, MemoryError) as exc:
+        raise KindlingError(f"{path} is not a fastText model ({exc}).", code="bad_bundle", status=503,
+                            hint="Mount the model.tar.gz a BlazingText or kindling training job produced.") from exc
+    tokenizer = Tokenizer(scheme="whitespace", lowercase=False)
+    if is_classifier(model):
+        log.info("no %s in %s: serving %s as a plain fastText classifier (text split on whitespace)", MANIFEST,
+                 model_dir, path.name)
+        return {"classification": ClassificationPredictor("classification", model, tokenizer, list(model.get_labels()))}
+    log.info("no %s in %s: serving %s as fastText word vectors (%d words)", MANIFEST, model_dir, path.name,
+             len(model.get_words()))
+    return {"embeddings": EmbeddingPredictor.from_fasttext("embeddings", model, tokenizer)}
 
 
 def load_predictors(model_dir: Path) -> dict[str, Predictor]:
-    bundle = bare_fasttext_bundle(Path(model_dir)) or read_bundle(Path(model_dir))
+    bare = bare_fasttext_predictors(Path(model_dir))
+    if bare is not None:
+        return bare
+    bundle = read_bundle(Path(model_dir))
     predictors: dict[str, Predictor] = {}
     for task, spec in bundle.tasks.items():
         kind = spec.get("kind") if isinstance(spec, dict) else None

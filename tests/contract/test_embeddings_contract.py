@@ -191,3 +191,24 @@ def test_a_restarted_job_reuses_the_prepared_corpus_from_checkpoints(tmp_path, c
     caplog.clear()
     assert run(paths) == 0  # changed input: prepared again
     assert "checkpoint: reusing" not in caplog.text
+
+
+def test_a_bare_blazingtext_word2vec_model_is_served_as_word_vectors(tmp_path):
+    """BlazingText's word2vec model.tar.gz holds vectors.bin and vectors.txt, no manifest: served as it is."""
+    import shutil
+
+    from tests.sagemaker_tree import gensim_test_data
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    shutil.copy(gensim_test_data() / "lee_fasttext_new.bin", model_dir / "vectors.bin")  # fastText skipgram, subwords
+    predictors = load_predictors(model_dir)
+    assert list(predictors) == ["embeddings"]
+    client = create_app(predictors, ServeSettings.from_env({})).test_client()
+    reference = fasttext.load_model(str(model_dir / "vectors.bin"))
+    word = reference.get_words()[10]
+    known, unseen = invoke(client, {"instances": [word, "zzqxunseen"]}).json
+    np.testing.assert_allclose(known["vector"], reference.get_word_vector(word), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(unseen["vector"], reference.get_word_vector("zzqxunseen"), rtol=1e-5, atol=1e-6)
+    neighbours = invoke(client, {"instances": [word], "configuration": {"output": "neighbours", "k": 3}}).json[0]
+    assert len(neighbours["neighbours"]) == 3
