@@ -202,16 +202,21 @@ def add_title_anchors(stats: Statistics, reader: DumpReader, pseudo_links: int) 
 
 
 def count_documents(stats: Statistics, articles, longest: int) -> None:
-    """documents_with[anchor]: the articles whose text contains the anchor (token n-gram)."""
+    """documents_with[anchor]: the articles whose text contains the anchor (token n-gram). An n-gram
+    grows only while it is the start of some anchor, so most positions stop after a token or two."""
     anchors = stats.links
+    prefixes = {" ".join(words[:k]) for words in (a.split(" ") for a in anchors) for k in range(1, len(words))}
     for article in articles:
         seen = set()
         tokens = article.tokens
         for i in range(len(tokens)):
+            gram = ""
             for length in range(1, min(longest, len(tokens) - i) + 1):
-                gram = " ".join(tokens[i:i + length])
+                gram = tokens[i] if length == 1 else f"{gram} {tokens[i + length - 1]}"
                 if gram in anchors:
                     seen.add(gram)
+                if gram not in prefixes:
+                    break
         stats.documents_with.update(seen)
 
 
