@@ -16,6 +16,7 @@ bundle without the fastText binary (out-of-vocabulary words then get zeros).
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -188,6 +189,16 @@ def fit_vectors_gensim(corpus: str, args: dict, stage: str) -> dict:
             "words_per_second_per_thread": round(tokens * args["epoch"] / seconds / args["thread"]) if seconds else None}
 
 
+def fit_word_vectors(engine: str, corpus: str, args: dict, stage: str) -> dict:
+    """Train in a child process. fastText's child is spawned (train/isolated.py: a fresh heap); gensim needs
+    none, so its child is forked from this process, which imports gensim once instead of every child."""
+    if engine == "gensim":
+        importlib.import_module("gensim.models")  # inherited by the forked child
+
+        return run_isolated(fit_vectors_gensim, corpus, args, stage, start_method="fork")
+    return run_isolated(fit_vectors, corpus, args, stage)
+
+
 def _too_small(params: WordVectorParams, corpus: Path) -> KindlingError:
     words: dict[bytes, int] = {}
     with open(corpus, "rb") as handle:
@@ -272,8 +283,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
                  corpus.name, corpus.stat().st_size / 1e6)
         with line_progress():
             try:
-                fit = fit_vectors_gensim if params.engine == "gensim" else fit_vectors
-                fitted = run_isolated(fit, str(corpus), args, str(stage))
+                fitted = fit_word_vectors(params.engine, str(corpus), args, str(stage))
             except (RuntimeError, ValueError) as exc:
                 raise _explain(exc, params, corpus) from exc
         if not fitted["real_words"]:  # only fastText's end-of-line token "</s>" made it into the vocabulary

@@ -247,8 +247,7 @@ def entity_vectors(articles, entity_count: int, words: dict[str, int], unit: np.
 
 
 def train_word_vectors(articles, params: EntityParams, scratch: Path) -> tuple[dict[str, int], np.ndarray]:
-    from train.embeddings import fit_vectors_gensim
-    from train.isolated import run_isolated
+    from train.embeddings import fit_word_vectors
     from train.vector_files import read_vocabulary
 
     corpus = scratch / "entity-corpus.txt"
@@ -259,7 +258,7 @@ def train_word_vectors(articles, params: EntityParams, scratch: Path) -> tuple[d
             "minCount": 2, "neg": 5, "t": 1e-4, "minn": 0, "maxn": 0, "bucket": 0, "thread": 2, "lrUpdateRate": 100}
     out_dir = scratch / "vectors"
     out_dir.mkdir()
-    fitted = run_isolated(fit_vectors_gensim, str(corpus), args, str(out_dir))
+    fitted = fit_word_vectors("gensim", str(corpus), args, str(out_dir))
     words = read_vocabulary(out_dir / "vocabulary.txt")
     matrix = np.load(out_dir / "vectors.npy")
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
