@@ -42,3 +42,22 @@ def embeddings_bundle(tmp_path_factory):
     paths = Paths(base=root, input=root / "input")
     assert run(paths) == 0, (paths.failure.read_text() if paths.failure.exists() else "no failure file")
     return paths.model
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """One moto server on 127.0.0.1 (the tests' stand-in for S3, SageMaker, ECS, ECR) per test session."""
+    from tests.moto_server import moto_server
+
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def fake_aws(moto_endpoint, monkeypatch):
+    """Fake credentials, no instance metadata, and the moto endpoint for every AWS client; returns it."""
+    from tests.moto_server import FAKE_AWS
+
+    for key, value in {**FAKE_AWS, "AWS_ENDPOINT_URL": moto_endpoint}.items():
+        monkeypatch.setenv(key, value)
+    return moto_endpoint

@@ -4,25 +4,16 @@ Scaling as far as moto implements them): the requests are sent for real and read
 import pytest
 
 from container import launch
-from tests.moto_server import FAKE_AWS, moto_server
 
 pytestmark = pytest.mark.contract
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/kindling:1"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_server() as url:
-        yield url
-
-
 @pytest.fixture
-def aws(endpoint, monkeypatch):
+def aws(fake_aws):
     import boto3
 
-    for key, value in {**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint}.items():
-        monkeypatch.setenv(key, value)
     return lambda service: boto3.session.Session().client(service)
 
 

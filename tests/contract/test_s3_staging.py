@@ -11,24 +11,16 @@ from container.errors import KindlingError
 from container.paths import Paths
 from container.s3_staging import download_prefix, fetch_model
 from serve.predictors import load_predictors
-from tests.moto_server import FAKE_AWS, moto_server, s3_client
+from tests.moto_server import s3_client
 from tests.sagemaker_tree import FAST_HYPERPARAMETERS, labelled_lines
 from train.job import run
 
 pytestmark = pytest.mark.contract
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_server() as url:
-        yield url
-
-
 @pytest.fixture
-def aws(endpoint, monkeypatch):
-    for key, value in {**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint}.items():
-        monkeypatch.setenv(key, value)
-    client = s3_client(endpoint)
+def aws(fake_aws):
+    client = s3_client(fake_aws)
     bucket = f"kindling-{len(client.list_buckets()['Buckets'])}"
     client.create_bucket(Bucket=bucket)
     return client, bucket
@@ -100,14 +92,14 @@ def test_keys_that_climb_out_of_the_channel_are_refused(tmp_path, aws):
     assert not (tmp_path / "etc").exists()
 
 
-def test_missing_credentials_are_a_sentence(tmp_path, endpoint, monkeypatch):
+def test_missing_credentials_are_a_sentence(tmp_path, moto_endpoint, monkeypatch):
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     with pytest.raises(KindlingError) as caught:
         download_prefix("s3://bucket/data/", tmp_path)
     assert caught.value.code == "no_credentials" and "s3://bucket/data/" in caught.value.message
