@@ -32,7 +32,7 @@ test: venv
 	KINDLING_IMAGE=$(IMAGE) $(PYTEST) tests
 
 test-unit: venv
-	$(PYTEST) -m "not image" tests
+	$(PYTEST) -m "not image" -n auto tests
 
 test-image: venv build
 	KINDLING_IMAGE=$(IMAGE) $(PYTEST) -m image tests
