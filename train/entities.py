@@ -201,23 +201,30 @@ def add_title_anchors(stats: Statistics, reader: DumpReader, pseudo_links: int) 
             stats.add_link(_title_anchor(title, reader.tokenizer), entity, pseudo_links)
 
 
+def anchor_prefixes(stats: Statistics) -> set[str]:
+    return {" ".join(words[:k]) for words in (a.split(" ") for a in stats.links) for k in range(1, len(words))}
+
+
+def anchors_in(tokens: list[str], anchors, prefixes: set[str], longest: int) -> set[str]:
+    """The anchors a token sequence contains. An n-gram grows only while it is the start of some anchor,
+    so most positions stop after a token or two."""
+    seen = set()
+    for i in range(len(tokens)):
+        gram = ""
+        for length in range(1, min(longest, len(tokens) - i) + 1):
+            gram = tokens[i] if length == 1 else f"{gram} {tokens[i + length - 1]}"
+            if gram in anchors:
+                seen.add(gram)
+            if gram not in prefixes:
+                break
+    return seen
+
+
 def count_documents(stats: Statistics, articles, longest: int) -> None:
-    """documents_with[anchor]: the articles whose text contains the anchor (token n-gram). An n-gram
-    grows only while it is the start of some anchor, so most positions stop after a token or two."""
-    anchors = stats.links
-    prefixes = {" ".join(words[:k]) for words in (a.split(" ") for a in anchors) for k in range(1, len(words))}
+    """documents_with[anchor]: the articles whose text contains the anchor (token n-gram)."""
+    prefixes = anchor_prefixes(stats)
     for article in articles:
-        seen = set()
-        tokens = article.tokens
-        for i in range(len(tokens)):
-            gram = ""
-            for length in range(1, min(longest, len(tokens) - i) + 1):
-                gram = tokens[i] if length == 1 else f"{gram} {tokens[i + length - 1]}"
-                if gram in anchors:
-                    seen.add(gram)
-                if gram not in prefixes:
-                    break
-        stats.documents_with.update(seen)
+        stats.documents_with.update(anchors_in(article.tokens, stats.links, prefixes, longest))
 
 
 def fold_statistics(reader: DumpReader, training: list[Article], params: EntityParams) -> Statistics:
@@ -232,28 +239,34 @@ def fold_statistics(reader: DumpReader, training: list[Article], params: EntityP
 
 # --- entity vectors ------------------------------------------------------------------------------
 
-def entity_vectors(articles, entity_count: int, words: dict[str, int], unit: np.ndarray, window: int) -> np.ndarray:
-    """Each entity: the normalized mean of the unit word vectors around its links."""
-    sums = np.zeros((entity_count, unit.shape[1]), dtype=np.float32)
-    for article in articles:
-        rows = np.array([words.get(token, -1) for token in article.tokens], dtype=np.int64)
-        for first, last, entity, *_ in article.links:
-            context = np.concatenate([rows[max(0, first - window):first], rows[last:last + window]])
-            context = context[context >= 0]
-            if len(context):
-                sums[entity] += unit[context].mean(axis=0)
+def add_contexts(sums: np.ndarray, article: Article, words: dict[str, int], unit: np.ndarray, window: int) -> None:
+    """Add the mean unit word vector around each of the article's links to its entity's row."""
+    rows = np.array([words.get(token, -1) for token in article.tokens], dtype=np.int64)
+    for first, last, entity, *_ in article.links:
+        context = np.concatenate([rows[max(0, first - window):first], rows[last:last + window]])
+        context = context[context >= 0]
+        if len(context):
+            sums[entity] += unit[context].mean(axis=0)
+
+
+def normalized(sums: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     return sums / np.where(norms == 0, 1, norms)
 
 
-def train_word_vectors(articles, params: EntityParams, scratch: Path) -> tuple[dict[str, int], np.ndarray]:
+def entity_vectors(articles, entity_count: int, words: dict[str, int], unit: np.ndarray, window: int) -> np.ndarray:
+    """Each entity: the normalized mean of the unit word vectors around its links."""
+    sums = np.zeros((entity_count, unit.shape[1]), dtype=np.float32)
+    for article in articles:
+        add_contexts(sums, article, words, unit, window)
+    return normalized(sums)
+
+
+def train_word_vectors(corpus: Path, params: EntityParams, scratch: Path) -> tuple[dict[str, int], np.ndarray]:
+    """Word vectors on the dump's tokens (one article per line in `corpus`), unit length."""
     from train.embeddings import fit_word_vectors
     from train.vector_files import read_vocabulary
 
-    corpus = scratch / "entity-corpus.txt"
-    with open(corpus, "w", encoding="utf-8") as out:
-        for article in articles:
-            out.write(" ".join(article.tokens) + "\n")
     args = {"model": "skipgram", "epoch": params.vector_epochs, "lr": 0.05, "dim": params.vector_dim, "ws": 5,
             "minCount": 2, "neg": 5, "t": 1e-4, "minn": 0, "maxn": 0, "bucket": 0, "thread": 2, "lrUpdateRate": 100}
     out_dir = scratch / "vectors"
@@ -477,26 +490,35 @@ def _build(env: TrainingEnvironment, params: EntityParams, tokenizer: Tokenizer,
             raise KindlingError(f"The dump(s) {', '.join(map(str, dumps))} hold no articles.", code="empty_dump",
                                 hint="Give a pages-articles dump.")
         kept: list[Article] = []
-        for article in reader.articles():
-            add_links(stats, article)
-            if len(kept) < params.eval_max_pages:
-                kept.append(article)
-        add_title_anchors(stats, reader, params.title_links)
-        longest = max((a.count(" ") + 1 for a in stats.links), default=1)
+        words = unit = None
+        with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
+            corpus = Path(scratch) / "entity-corpus.txt"
+            with open(corpus, "w", encoding="utf-8") as out:  # the word-vector corpus, written on the way
+                for article in reader.articles():
+                    add_links(stats, article)
+                    if params.vectors:
+                        out.write(" ".join(article.tokens) + "\n")
+                    if len(kept) < params.eval_max_pages:
+                        kept.append(article)
+            add_title_anchors(stats, reader, params.title_links)
+            if params.vectors:
+                words, unit = train_word_vectors(corpus, params, Path(scratch))
         everything_kept = len(kept) == stats.pages
-        pass_two = Counter(reader.counts)  # later passes over the dump must not count its links again
-        count_documents(stats, kept if everything_kept else reader.articles(), longest)
+        pass_two = Counter(reader.counts)  # another pass over the dump must not count its links again
+        # one more pass: documents containing each anchor, and the words around each entity's links
+        longest = max((a.count(" ") + 1 for a in stats.links), default=1)
+        prefixes = anchor_prefixes(stats)
+        sums = np.zeros((len(stats.titles), unit.shape[1]), dtype=np.float32) if unit is not None else None
+        for article in (kept if everything_kept else reader.articles()):
+            stats.documents_with.update(anchors_in(article.tokens, stats.links, prefixes, longest))
+            if sums is not None:
+                add_contexts(sums, article, words, unit, params.context_window)
+        vectors = normalized(sums) if sums is not None else None
         reader.counts = pass_two
         counts = {**reader.counts, "articles": stats.pages, "entities": len(stats.titles), "anchors": len(stats.links),
                   "links": sum(sum(c.values()) for c in stats.links.values())}
         log.info("dump: %s", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
         metrics["counts"] = counts
-        words = unit = None
-        with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
-            if params.vectors:
-                words, unit = train_word_vectors(kept if everything_kept else reader.articles(), params, Path(scratch))
-                vectors = entity_vectors(kept if everything_kept else reader.articles(), len(stats.titles), words, unit,
-                                         params.context_window)
         if params.evaluation:
             scores = evaluate_kb(reader, kept, params, words, unit)
             (stage / EVAL_FILE).write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n", encoding="utf-8")
