@@ -8,8 +8,8 @@ Ferragina & Scaiella (CIKM 2010) and the TAGME code, with Hasibi et al.'s reprod
 - voting: every other anchor b votes for candidate e of spot a with
   sum over b's candidates e' of rel(e', e) * Pr(e'|b) / |candidates of b|; spots vote within `window`
   neighbours on either side;
-- the epsilon rule: among candidates whose vote is within epsilon (relative) of the best, the one with the
-  highest commonness wins (ties: the one with more in-links); with no votes at all, the most common one;
+- the epsilon rule: among candidates whose vote is within epsilon (relative) of the best (inclusive, so epsilon=0
+  means the best vote alone), the one with the highest commonness wins (ties: the one with more in-links); with no votes at all, the most common one;
 - pruning: rho = (link probability + coherence) / 2, coherence being the mean relatedness of the chosen
   entity to the other chosen ones; annotations with rho < rho_threshold are dropped.
 Relatedness is Milne-Witten on in-link sets (0 below min_common_inlinks shared in-links, as in TAGME's
@@ -141,7 +141,7 @@ def disambiguate(kb, mentions: list[Mention], params: RankingParams) -> list[Men
         else:
             # the candidates are in commonness order (ties: more in-links first), so the first close one is
             # the most common of them, ties broken exactly as the commonness baseline breaks them
-            mention.chosen = next(e for e, _ in mention.candidates if (best - mention.scores[e]) / best < params.epsilon)
+            mention.chosen = next(e for e, _ in mention.candidates if (best - mention.scores[e]) / best <= params.epsilon)
     for index, mention in enumerate(mentions):
         others = [m.chosen for m in mentions[max(0, index - params.window):index] +
                   mentions[index + 1:index + 1 + params.window] if m.anchor != mention.anchor]

@@ -60,3 +60,11 @@ def test_rho_threshold_and_tau_prune():
     assert annotate(kb, tokenizer, "jaguar", RankingParams(rho_threshold=0.9))["annotations"] == []
     only = annotate(kb, tokenizer, "jaguar", RankingParams(rho_threshold=0.0, tau=0.5, max_candidates=5))
     assert only["annotations"][0]["title"] == "Jaguar"
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 1.0])
+def test_epsilon_bounds_pick_the_best_vote_or_the_most_common(epsilon):
+    """epsilon=0: the best-voted candidate alone; epsilon=1: every voted candidate competes on commonness."""
+    params = RankingParams(rho_threshold=0.0, epsilon=epsilon)
+    car = annotate(_kb(), Tokenizer(), "The Jaguar had a new engine", params)["annotations"]
+    assert car[0]["title"] == ("Jaguar Cars" if epsilon == 0 else "Jaguar")
