@@ -470,7 +470,17 @@ def evaluate_kb(reader: DumpReader, articles: list[Article], params: EntityParam
         "precision_at_1": round(sum(top1) / len(top1), 4) if top1 else 0.0,
         "kb_coverage": round(coverage["in_kb"] / coverage["links"], 4) if coverage["links"] else 0.0,
         "chosen_per_fold": chosen,
+        **({"served": _served(reader, articles, params, vectors, choices)} if params.relatedness == "auto" else {}),
     }
+
+
+def _served(reader, articles, params, vectors, choices) -> dict:
+    """relatedness=auto: the served defaults are chosen like each fold's, by a 3-fold cross-validation, here over
+    every evaluated page (the folds above estimate how well this procedure does; this runs it for the KB)."""
+    ranking = _choose(reader, articles, params, vectors, choices)
+    log.info("entities: serving relatedness=%s epsilon=%s (chosen by cross-validation over all %d pages)",
+             ranking.relatedness, ranking.epsilon, len(articles))
+    return {"epsilon": ranking.epsilon, "relatedness": ranking.relatedness}
 
 
 # --- the job -------------------------------------------------------------------------------------
@@ -556,6 +566,8 @@ def _build(env: TrainingEnvironment, params: EntityParams, tokenizer: Tokenizer,
             metric("d2w_commonness_accuracy", scores["d2w"]["commonness_accuracy"])
             metric("a2w_f1", scores["a2w_strong"]["f1"])
             metrics["evaluation"] = {k: scores[k] for k in ("d2w", "a2w_strong", "precision_at_1", "kb_coverage")}
+            if "served" in scores:
+                metrics["served_ranking"] = scores["served"]
     kb_meta = write_compact(stage / KB_DIR, stats, min_anchor_links=params.min_anchor_links,
                             min_link_probability=params.min_link_probability, max_candidates=params.max_candidates,
                             vectors=entity_matrix)
@@ -566,11 +578,11 @@ def _build(env: TrainingEnvironment, params: EntityParams, tokenizer: Tokenizer,
 
 
 def _manifest(stage: Path, params: EntityParams, tokenizer: Tokenizer, metrics: dict, kb_meta: dict) -> dict:
-    relatedness = params.relatedness
-    if relatedness == "auto":
-        relatedness = "average" if kb_meta.get("vectors") else "milne_witten"
     ranking = {"tau": params.tau, "epsilon": params.epsilon, "rho_threshold": params.rho_threshold,
-               "relatedness": relatedness}
+               "relatedness": params.relatedness}
+    if params.relatedness == "auto":  # what the cross-validation chose, else the mean when there are vectors
+        ranking.update(metrics.get("served_ranking") or
+                       {"relatedness": "average" if kb_meta.get("vectors") else "milne_witten"})
     names = sorted(f"{KB_DIR}/{p.name}" for p in (stage / KB_DIR).iterdir()) + \
         ([EVAL_FILE] if (stage / EVAL_FILE).exists() else [])
     write_manifest(stage, {
