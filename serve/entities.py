@@ -54,6 +54,11 @@ class EntityPredictor:
             "max_candidates": {"type": "integer", "minimum": 1, "maximum": 100},
             "min_common_inlinks": {"type": "integer", "minimum": 1, "maximum": 1000,
                                    "description": "Milne-Witten relatedness is 0 with fewer shared in-links"},
+            "lp_factor": {"type": "number", "minimum": 1, "maximum": 1000,
+                          "description": "of two overlapping spots the shorter wins only if its link probability "
+                                         "is this many times higher"},
+            "max_spot_tokens": {"type": "integer", "minimum": 1, "maximum": 32,
+                                "description": "longest spot in tokens (the KB's longest anchor caps it too)"},
             "candidates": {"type": "boolean", "description": "list every candidate with its scores"},
         },
     }

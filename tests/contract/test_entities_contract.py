@@ -119,3 +119,11 @@ def test_a_restarted_job_reuses_the_finished_kb_from_checkpoints(tmp_path, caplo
     assert run(paths) == 0
     assert "checkpoint: reusing the entity-kb" in caplog.text
     assert json.loads((paths.model / "manifest.json").read_text())["tasks"]["entities"]["kb"] == first
+
+
+def test_spotting_parameters_can_be_set_per_request(client):
+    text = "The New York Times"
+    short = invoke(client, {"instances": [text], "configuration": {"max_spot_tokens": 2}}).json[0]["annotations"]
+    assert [(a["spot"], a["title"]) for a in short] == [("New York", "New York City"), ("Times", "Times Square")]
+    bad = invoke(client, {"instances": [text], "configuration": {"lp_factor": 0.5}})
+    assert bad.status_code == 400 and "lp_factor" in bad.json["error"]["message"]
