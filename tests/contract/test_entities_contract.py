@@ -127,3 +127,46 @@ def test_spotting_parameters_can_be_set_per_request(client):
     assert [(a["spot"], a["title"]) for a in short] == [("New York", "New York City"), ("Times", "Times Square")]
     bad = invoke(client, {"instances": [text], "configuration": {"lp_factor": 0.5}})
     assert bad.status_code == 400 and "lp_factor" in bad.json["error"]["message"]
+
+
+def _page(title: str, page_id: int, text: str, redirect: str | None = None) -> str:
+    redirect_tag = f'<redirect title="{redirect}" />' if redirect else ""
+    return (f"<page><title>{title}</title><ns>0</ns><id>{page_id}</id>{redirect_tag}"
+            f"<revision><id>{page_id + 100}</id><text>{text}</text></revision></page>")
+
+
+HANDMADE_DUMP = '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">' + "".join([
+    _page("Jaguar", 1, "The [[Jaguar]] is a cat of the [[Amazon rainforest|jungle]]; see [[Jaguar Cars]]. "
+                       "{{cite web|url=broken [[Mercury (planet)|Mercury]] never closes"),
+    _page("Amazon rainforest", 2, "A [[rainforest]] where the [[Jaguar|jaguar]] lives, far from [[Nowhere page|"
+                                  "nowhere]]. [[Unclosed link and ]] {| a table that never closes\n| [[Jaguar]]"),
+    _page("Panthera onca", 3, "#REDIRECT [[Jaguar]]", redirect="Jaguar"),
+    _page("Mercury", 4, "'''Mercury''' may refer to:\n* [[Mercury (planet)]]\n{{disambiguation}}"),
+    _page("Jaguar Cars", 5, "Cars named after [[Panthera onca|the big cat]], not the [[Mercury]] cars."),
+]) + "</mediawiki>"
+
+
+@pytest.mark.parametrize("drop_missing", [False, True])
+def test_a_dump_with_broken_markup_self_links_redirects_and_missing_pages(tmp_path, caplog, drop_missing):
+    caplog.set_level("INFO")
+    hyperparameters = {"mode": "entities", "vectors": "false", "evaluation": "false",
+                       "drop_missing_targets": str(drop_missing).lower()}
+    root = make_tree(tmp_path / "ml", hyperparameters, {"train": {"wiki.xml": HANDMADE_DUMP}})
+    assert run(Paths(base=root, input=root / "input")) == 0, (root / "output" / "failure").read_text()
+    counts = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("dump: "))
+    for field in ("pages=3", "redirects=1", "disambiguation_pages=1", "self_links=1", "links_to_disambiguation=1"):
+        assert field in counts, counts
+    assert ("links_to_missing_pages=" in counts) == drop_missing, counts
+    kb = CompactKB(root / "model" / "kb")
+    big_cat = kb.anchor("the big cat")  # through the redirect, to the page it names
+    assert big_cat is not None and kb.title(big_cat.candidates[0][0]) == "Jaguar"
+    assert kb.anchor("mercury") is None or all(kb.title(e) != "Mercury" for e, _ in kb.anchor("mercury").candidates)
+    nowhere = kb.anchor("nowhere")
+    if drop_missing:
+        assert nowhere is None
+    else:  # a partial dump: the target is kept as an entity without a page id
+        assert kb.title(nowhere.candidates[0][0]) == "Nowhere page" and kb.entity_id(nowhere.candidates[0][0]) is None
+    client = create_app(load_predictors(root / "model"), ServeSettings.from_env({})).test_client()
+    annotations = invoke(client, {"instances": ["A jaguar in the jungle"],
+                                  "configuration": {"rho_threshold": 0}}).json[0]["annotations"]
+    assert [(a["spot"], a["title"]) for a in annotations] == [("jaguar", "Jaguar"), ("jungle", "Amazon rainforest")]
