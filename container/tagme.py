@@ -8,8 +8,9 @@ Ferragina & Scaiella (CIKM 2010) and the TAGME code, with Hasibi et al.'s reprod
 - voting: every other anchor b votes for candidate e of spot a with
   sum over b's candidates e' of rel(e', e) * Pr(e'|b) / |candidates of b|; spots vote within `window`
   neighbours on either side;
-- the epsilon rule: among candidates whose vote is within epsilon (relative) of the best (inclusive, so epsilon=0
-  means the best vote alone), the one with the highest commonness wins (ties: the one with more in-links); with no votes at all, the most common one;
+- the epsilon rule: among candidates whose vote is within epsilon (relative) of the best (inclusive: epsilon=0
+  leaves the best vote alone), the one with the highest commonness wins (ties: the one with more in-links);
+  with no votes at all, the most common one;
 - pruning: rho = (link probability + coherence) / 2, coherence being the mean relatedness of the chosen
   entity to the other chosen ones; annotations with rho < rho_threshold are dropped.
 Relatedness is Milne-Witten on in-link sets (0 below min_common_inlinks shared in-links, as in TAGME's

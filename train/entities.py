@@ -268,7 +268,8 @@ def title_vectors(titles: list[str], tokenizer: Tokenizer, words: dict[str, int]
 def combined(context_sums: np.ndarray, titles: np.ndarray) -> np.ndarray:
     """Link contexts and title, equally weighted: a name alone cannot separate "Hebrew language" from
     "Hebrew alphabet" in a page about scripts, and a few link contexts alone are noisy.
-    (Chosen by the inner cross-validation of every outer fold: 5 of 5 preferred it to contexts alone.)"""
+    (Chosen on training pages only: over the inner cross-validations of the 5 outer folds of the Wikipedia sample,
+    TAGME gained 16 mentions over commonness with it and 11 with contexts alone; better in 3 folds, worse in 1.)"""
     return normalized(normalized(context_sums) + titles[:len(context_sums)])
 
 
