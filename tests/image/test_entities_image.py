@@ -30,6 +30,8 @@ def test_the_log_has_the_counts_and_the_evaluation_table(wiki_kb):
     d2w = scores["d2w"]
     assert d2w["mentions"] > 1000 and 0 < d2w["commonness_accuracy"] <= 1 and 0 < d2w["tagme_accuracy"] <= 1
     assert d2w["ambiguous"]["mentions"] > 100 and len(d2w["bootstrap_95"]["difference"]) == 2
+    changed = round((d2w["tagme_accuracy"] - d2w["commonness_accuracy"]) * d2w["mentions"])
+    assert d2w["paired"]["fixed"] - d2w["paired"]["broken"] == changed and "McNemar exact p" in result.stdout
     assert 0 < scores["kb_coverage"] < 1 and len(scores["chosen_per_fold"]) == 5
     served = json.loads((model / "manifest.json").read_text())["tasks"]["entities"]["ranking"]
     assert {k: served[k] for k in ("epsilon", "relatedness")} == scores["served"]  # relatedness=auto: chosen by CV

@@ -1,4 +1,4 @@
-"""Entity vectors for embedding relatedness: link contexts plus the title's words."""
+"""Entity KB training helpers: entity vectors (link contexts plus title words) and the paired D2W comparison."""
 
 import numpy as np
 import pytest
@@ -24,3 +24,15 @@ def test_contexts_and_title_weigh_equally_and_an_entity_without_links_keeps_its_
     assert vectors[0] == pytest.approx(titles[0])
     assert vectors[1] == pytest.approx(np.array([1, 0, 1]) / np.sqrt(2))
     assert np.linalg.norm(vectors, axis=1) == pytest.approx([1, 1])
+
+
+def test_paired_counts_and_mcnemar():
+    from train.entities import _paired
+
+    # (in KB, ambiguous, TAGME right, commonness right)
+    rows = [(True, True, True, False)] * 6 + [(True, True, False, True)] * 1 + [(True, False, True, True)] * 50 + \
+        [(False, False, False, False)] * 9
+    paired = _paired(rows)
+    assert (paired["fixed"], paired["broken"]) == (6, 1)
+    assert paired["mcnemar_p"] == pytest.approx(2 * (1 + 7) / 2 ** 7, abs=1e-4)  # 0.125
+    assert _paired([(True, True, True, True)])["mcnemar_p"] == 1.0
