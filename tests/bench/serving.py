@@ -96,10 +96,10 @@ def kindling(model: Path, workers: int, worker_class: str = "gthread") -> Server
                                                "KINDLING_WORKER_CLASS": worker_class})
 
 
-def bare_flask(workers: int, worker_class: str = "gthread", access_log: bool = False) -> Server:
+def bare_flask(workers: int, worker_class: str = "gthread", access_log: bool = False, preload: bool = False) -> Server:
     command = ["-m", "gunicorn", "--chdir", "/bench", "-w", str(workers), "-k", worker_class, "--threads",
                "4" if worker_class == "gthread" else "1", "-b", "0.0.0.0:{port}", "--no-control-socket",
-               *(["--access-logfile", "-"] if access_log else []), "bare_app:app"]
+               *(["--access-logfile", "-"] if access_log else []), *(["--preload"] if preload else []), "bare_app:app"]
     return Server(command, entrypoint="python", mounts={ROOT / "tests" / "bench": "/bench"})
 
 
