@@ -71,6 +71,15 @@ class Statistics:
         if anchor:
             self.links.setdefault(anchor, Counter())[entity] += count
 
+    def link_probability(self, anchor: str, links: int) -> float:
+        """Pr(link | the anchor's text occurs): links over the documents holding it (at least the links)."""
+        return links / max(self.documents_with.get(anchor, 0), links)
+
+    def ranked(self, counts: Counter) -> list[tuple[int, int]]:
+        """An anchor's (entity, links), most linked first; ties: the entity with more in-links, then the
+        lower index. The one order of candidates, for the evaluation's KB and the served one alike."""
+        return sorted(counts.items(), key=lambda item: (-item[1], -len(self.inlinks.get(item[0], ())), item[0]))
+
 
 class MemoryKB:
     """The ranker's interface over Statistics (used in training, for evaluation folds)."""
@@ -89,13 +98,8 @@ class MemoryKB:
         if not counts:
             return None
         links = sum(counts.values())
-        documents = self.stats.documents_with.get(text, 0)
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], -self._popularity(item[0]), item[0]))
-        ranked = ranked[:self.max_candidates]
-        return Anchor(links / max(documents, links), links, [(e, c / links) for e, c in ranked])
-
-    def _popularity(self, entity: int) -> int:
-        return len(self.stats.inlinks.get(entity, ()))
+        ranked = self.stats.ranked(counts)[:self.max_candidates]
+        return Anchor(self.stats.link_probability(text, links), links, [(e, c / links) for e, c in ranked])
 
     def inlinks(self, entity: int) -> np.ndarray:
         return self._inlinks.get(entity, self._empty)
@@ -123,7 +127,7 @@ def write_compact(directory: Path, stats: Statistics, *, min_anchor_links: int =
     kept = []
     for anchor, counts in stats.links.items():
         links = sum(counts.values())
-        probability = links / max(stats.documents_with.get(anchor, 0), links)
+        probability = stats.link_probability(anchor, links)
         if links >= min_anchor_links and probability >= min_link_probability:
             kept.append((anchor_hash(anchor), anchor, probability, links, counts))
     kept.sort(key=lambda item: item[0])
@@ -133,8 +137,7 @@ def write_compact(directory: Path, stats: Statistics, *, min_anchor_links: int =
     candidate_offsets = np.zeros(len(kept) + 1, dtype=np.int64)
     entities, commonness = [], []
     for position, (_, _, _, links, counts) in enumerate(kept):
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], -len(stats.inlinks.get(item[0], ())),
-                                                          item[0]))[:max_candidates]
+        ranked = stats.ranked(counts)[:max_candidates]
         entities += [e for e, _ in ranked]
         commonness += [c / links for _, c in ranked]
         candidate_offsets[position + 1] = len(entities)
