@@ -31,12 +31,16 @@ STAGING_PREFIX = ".staging-"
 log = logging.getLogger(__name__)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_hexdigest(path: Path, digest) -> str:
+    """A file's digest with the given hashlib object, read in 1 MB blocks."""
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    return file_hexdigest(path, hashlib.sha256())
 
 
 def safe_relative(name: str, where: str) -> str:
@@ -175,12 +179,13 @@ def read_bundle(model_dir: Path, verify: bool = True) -> Bundle:
         if not path.is_file():
             raise KindlingError(f"The bundle in {model_dir} names {name}, which is missing.", code="bad_bundle",
                                 status=503, hint="Copy the whole model directory (model.tar.gz), not single files.")
-        if path.stat().st_size != info.get("bytes"):
-            raise KindlingError(f"{path} has {path.stat().st_size} bytes; the manifest says {info.get('bytes')}.",
+        stat = path.stat()
+        if stat.st_size != info.get("bytes"):
+            raise KindlingError(f"{path} has {stat.st_size} bytes; the manifest says {info.get('bytes')}.",
                                 code="bad_bundle", status=503, hint="The file was truncated or replaced; train again.")
         # A damaged model file can crash a native loader outright; a checksum (about 2 GB/s) costs
         # far less than a crash-looping endpoint.
-        identity = (path.stat().st_dev, path.stat().st_ino)
+        identity = (stat.st_dev, stat.st_ino)
         if verify and info.get("sha256") and identity not in verified and sha256_of(path) != info["sha256"]:
             raise KindlingError(f"{path} does not match the checksum in the manifest.", code="bad_bundle",
                                 status=503, hint="The file was corrupted or replaced; train again.")

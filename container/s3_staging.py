@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
-from container.bundle import safe_relative
+from container.bundle import file_hexdigest, safe_relative
 from container.errors import KindlingError
 
 log = logging.getLogger(__name__)
@@ -70,14 +70,10 @@ def _verify(path: Path, size: int, etag: str, uri: str) -> None:
         raise KindlingError(f"{uri} arrived with {path.stat().st_size} bytes instead of {size}.", code="s3_error",
                             hint="Run the job again; the transfer was cut.")
     etag = etag.strip('"')
-    if etag and "-" not in etag:  # a single-part object's ETag is its MD5
-        digest = hashlib.md5(usedforsecurity=False)
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != etag:
-            raise KindlingError(f"{uri} does not match its checksum after download.", code="s3_error",
-                                hint="Run the job again; the object or the transfer is damaged.")
+    # a single-part object's ETag is its MD5
+    if etag and "-" not in etag and file_hexdigest(path, hashlib.md5(usedforsecurity=False)) != etag:
+        raise KindlingError(f"{uri} does not match its checksum after download.", code="s3_error",
+                            hint="Run the job again; the object or the transfer is damaged.")
 
 
 def download_prefix(uri: str, target: Path) -> int:
