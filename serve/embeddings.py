@@ -21,6 +21,7 @@ from container.bundle import Bundle
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from serve.deadline import check_deadline
+from serve.fasttext_models import load_fasttext
 
 OUTPUTS = ("vector", "sentence_vector", "neighbours", "similarity")
 MAX_NEIGHBOURS = 1000
@@ -85,9 +86,7 @@ class EmbeddingPredictor:
                                 status=503, hint="The bundle is damaged; train again.")
         model = None
         if spec.get("subwords") and files.get("model"):
-            import fasttext
-
-            model = fasttext.load_model(str(bundle.path(files["model"])))
+            model = load_fasttext(bundle.path(files["model"]), "Train again or mount the whole model.tar.gz.")
         return cls(task, words, matrix, Tokenizer.from_manifest(spec.get("tokenizer", {})), model)
 
     @classmethod

@@ -17,6 +17,7 @@ from container.tokenizer import Tokenizer
 from serve.deadline import check_deadline
 from serve.embeddings import EmbeddingPredictor
 from serve.entities import EntityPredictor
+from serve.fasttext_models import is_classifier, load_fasttext
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +61,9 @@ class ClassificationPredictor:
 
     @classmethod
     def load(cls, bundle: Bundle, task: str) -> "ClassificationPredictor":
-        import fasttext
-
         spec = bundle.tasks[task]
         path = bundle.path(spec["files"]["model"])
-        try:
-            model = fasttext.load_model(str(path))
-        except (ValueError, RuntimeError, MemoryError) as exc:
-            raise KindlingError(f"{path} is not a fastText model ({exc}).", code="bad_bundle", status=503,
-                                hint="Train again or mount the model.tar.gz the training job produced.") from exc
+        model = load_fasttext(path, "Train again or mount the model.tar.gz the training job produced.")
         if not is_classifier(model):
             raise KindlingError(f"{path} is a fastText word-vector model, not a classifier.", code="bad_bundle",
                                 status=503, hint="Serve a model trained with mode=supervised.")
@@ -94,11 +89,6 @@ PREDICTORS = {"classification": ClassificationPredictor, "embeddings": Embedding
               "entities": EntityPredictor}
 
 
-def is_classifier(model) -> bool:
-    """fastText's get_labels() returns the words of a word-vector model, so ask for its training mode."""
-    return model.f.getArgs().model.name == "supervised"
-
-
 BARE_FILES = ("model.bin", "vectors.bin")  # fastText CLI / BlazingText supervised, BlazingText word2vec
 
 
@@ -111,13 +101,7 @@ def bare_fasttext_predictors(model_dir: Path) -> dict | None:
     path = next((model_dir / name for name in BARE_FILES if (model_dir / name).is_file()), None)
     if path is None:
         return None
-    import fasttext
-
-    try:
-        model = fasttext.load_model(str(path))
-    except (ValueError, RuntimeError, MemoryError) as exc:
-        raise KindlingError(f"{path} is not a fastText model ({exc}).", code="bad_bundle", status=503,
-                            hint="Mount the model.tar.gz a BlazingText or kindling training job produced.") from exc
+    model = load_fasttext(path, "Mount the model.tar.gz a BlazingText or kindling training job produced.")
     tokenizer = Tokenizer(scheme="whitespace", lowercase=False)
     if is_classifier(model):
         log.info("no %s in %s: serving %s as a plain fastText classifier (text split on whitespace)", MANIFEST,
