@@ -20,6 +20,7 @@ import numpy as np
 from container.bundle import Bundle
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
+from container.unit_vectors import unit_rows
 from serve.deadline import check_deadline
 from serve.fasttext_models import load_fasttext
 
@@ -63,8 +64,7 @@ class EmbeddingPredictor:
         self.words = words
         self.index = {word: row for row, word in enumerate(words)}
         self.matrix = matrix
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        self.unit = (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+        self.unit = unit_rows(matrix)
         self.unit[[self.index[END_OF_SENTENCE]] if END_OF_SENTENCE in self.index else []] = 0
         self.tokenizer = tokenizer
         self.fold = str.lower if tokenizer.lowercase else str

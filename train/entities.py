@@ -42,6 +42,7 @@ from container.errors import KindlingError
 from container.logs import metric
 from container.tagme import RELATEDNESS, Mention, RankingParams, annotate, candidates_of, disambiguate
 from container.tokenizer import SCHEMES, Tokenizer
+from container.unit_vectors import unit_rows
 from train.checkpoints import CheckpointStore, fingerprint
 from train.environment import TrainingEnvironment
 
@@ -250,11 +251,6 @@ def add_contexts(sums: np.ndarray, article: Article, words: dict[str, int], unit
             sums[entity] += unit[context].mean(axis=0)
 
 
-def normalized(sums: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    return sums / np.where(norms == 0, 1, norms)
-
-
 def title_vectors(titles: list[str], tokenizer: Tokenizer, words: dict[str, int], unit: np.ndarray) -> np.ndarray:
     """Each entity: the normalized mean of its title's word vectors ("Paris (mythology)" -> paris, mythology).
     The title is the one description every candidate has, also those linked once or never (title pseudo-links)."""
@@ -263,7 +259,7 @@ def title_vectors(titles: list[str], tokenizer: Tokenizer, words: dict[str, int]
         known = [words[token] for token in tokenizer.tokenize(title) if token in words]
         if known:
             rows[entity] = unit[known].mean(axis=0)
-    return normalized(rows)
+    return unit_rows(rows)
 
 
 def combined(context_sums: np.ndarray, titles: np.ndarray) -> np.ndarray:
@@ -271,7 +267,7 @@ def combined(context_sums: np.ndarray, titles: np.ndarray) -> np.ndarray:
     "Hebrew alphabet" in a page about scripts, and a few link contexts alone are noisy.
     (Chosen on training pages only: over the inner cross-validations of the 5 outer folds of the Wikipedia sample,
     TAGME gained 16 mentions over commonness with it and 11 with contexts alone; better in 3 folds, worse in 1.)"""
-    return normalized(normalized(context_sums) + titles[:len(context_sums)])
+    return unit_rows(unit_rows(context_sums) + titles[:len(context_sums)])
 
 
 def entity_vectors(articles, titles: np.ndarray, words: dict[str, int], unit: np.ndarray, window: int) -> np.ndarray:
@@ -303,11 +299,10 @@ def train_word_vectors(corpus: Path, params: EntityParams, scratch: Path, titles
     fitted = fit_word_vectors("gensim", str(corpus), args, str(out_dir))
     words = read_vocabulary(out_dir / "vocabulary.txt")
     matrix = np.load(out_dir / "vectors.npy")
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     log.info("word vectors for entity relatedness: %d words x %d from %d tokens in %.1f s", len(words),
              matrix.shape[1], fitted["tokens"], fitted["seconds"])
     index = {w: i for i, w in enumerate(words)}
-    unit = (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+    unit = unit_rows(matrix)
     return WordVectors(index, unit, title_vectors(titles, tokenizer, index, unit))
 
 

@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from container.unit_vectors import unit_rows
+
 log = logging.getLogger(__name__)
 
 EVAL_DIR = "/opt/kindling/eval"
@@ -54,9 +56,8 @@ class Vectors:
     """Unit-length word vectors with a word -> row index; rows in descending frequency."""
 
     def __init__(self, words: list[str], matrix: np.ndarray):
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self.words = words
-        self.unit = (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+        self.unit = unit_rows(matrix)
         self.index = {word: row for row, word in enumerate(words)}
 
 
