@@ -34,17 +34,20 @@ class PreparedChannel:
     formats: dict = field(default_factory=dict)
 
 
-def channel_files(channel: str, directory: Path) -> list[Path]:
+def channel_files(channel: str, directory: Path,
+                  contents: str = "fastText-format files (`__label__<name> <text>` lines)") -> list[Path]:
+    """A channel's regular files in name order, hidden ones (and those in hidden folders) left out;
+    `contents` says what the mode expects there, for the sentences when it is missing or empty."""
     if not directory.is_dir():
         raise KindlingError(
             f"The {channel!r} channel is missing: {directory} does not exist.", code="missing_channel",
-            hint=f"Give the training job a {channel!r} channel (input/data/{channel}/ with fastText-format files).",
+            hint=f"Give the training job a {channel!r} channel (input/data/{channel}/ with {contents}).",
         )
     files = sorted(p for p in directory.rglob("*")
                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts))
     if not files:
         raise KindlingError(f"The {channel!r} channel ({directory}) contains no files.", code="empty_channel",
-                            hint="Put at least one file of `__label__<name> <text>` lines in it.")
+                            hint=f"Put {contents} in it.")
     return files
 
 

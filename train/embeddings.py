@@ -35,6 +35,7 @@ from container.errors import KindlingError
 from container.logs import metric
 from container.tokenizer import SCHEMES, Tokenizer
 from train import vector_files
+from train.channels import channel_files
 from train.checkpoints import CheckpointStore, fingerprint
 from train.corpus import prepare_corpus
 from train.environment import TrainingEnvironment
@@ -128,10 +129,7 @@ def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Token
         summary = prepare_corpus([channel], scratch / "prepared", tokenizer, params.text_field)
         store.save("prepared-corpus", key, scratch / "prepared")
         return scratch / "prepared" / "corpus.txt", summary
-    files = sorted(p for p in channel.rglob("*") if p.is_file() and not p.name.startswith("."))
-    if not files:
-        raise KindlingError(f"The 'train' channel ({channel}) contains no files.", code="empty_channel",
-                            hint="Put text files in it (one sentence per line), or set prepare=true for raw text.")
+    files = channel_files("train", channel, "text files (one sentence per line), or raw text with prepare=true")
     if len(files) == 1 and files[0].suffix not in (".gz", ".bz2"):
         return files[0], None
     joined = scratch / "corpus.txt"

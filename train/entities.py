@@ -43,6 +43,7 @@ from container.logs import metric
 from container.tagme import RELATEDNESS, Mention, RankingParams, annotate, candidates_of, disambiguate
 from container.tokenizer import SCHEMES, Tokenizer
 from container.unit_vectors import unit_rows
+from train.channels import channel_files
 from train.checkpoints import CheckpointStore, fingerprint
 from train.environment import TrainingEnvironment
 
@@ -85,17 +86,6 @@ class Article:
 
 
 # --- reading -------------------------------------------------------------------------------------
-
-def _files(channel: Path) -> list[Path]:
-    if not channel.is_dir():
-        raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
-                            hint="Put a Wikipedia dump (.xml.bz2) or an alias table (.tsv/.jsonl) in input/data/train/.")
-    files = sorted(p for p in channel.rglob("*") if p.is_file() and not p.name.startswith("."))
-    if not files:
-        raise KindlingError(f"The 'train' channel ({channel}) contains no files.", code="empty_channel",
-                            hint="Put a Wikipedia dump (.xml.bz2) or an alias table (.tsv/.jsonl) in it.")
-    return files
-
 
 def _is_dump(path: Path) -> bool:
     with open_binary(path) as handle:
@@ -497,7 +487,8 @@ def _served(reader, articles, params, vectors, choices) -> dict:
 def train(env: TrainingEnvironment, stage: Path) -> dict:
     params = hp.parse(EntityParams, env.hyperparameters, mode="entities")
     tokenizer = Tokenizer(params.tokenizer, params.lowercase, params.language)
-    files = _files(env.paths.channel("train"))
+    files = channel_files("train", env.paths.channel("train"),
+                          "a Wikipedia dump (.xml.bz2) or an alias table (.tsv/.jsonl)")
     # a finished KB (and its evaluation) is kept in /opt/ml/checkpoints: a restarted spot job reuses it
     store = CheckpointStore(env.paths.checkpoints)
     key = fingerprint(files, hp.as_dict(params))
