@@ -136,9 +136,10 @@ def _link_marker(targets: list[str]):
         if _NON_PROSE.match(target):
             return ""
         text = (label.rsplit("|", 1)[-1] if label else target) + trail
-        if not normalize_title(target):
+        title = normalize_title(target)
+        if not title:
             return text
-        targets.append(normalize_title(target))
+        targets.append(title)
         return f"{LINK_OPEN}{text}{LINK_TARGET}{len(targets) - 1}{LINK_CLOSE}"
     return replace
 
@@ -187,9 +188,12 @@ def plain_text(wikitext: str) -> str:
     return parse_article(wikitext)[0]
 
 
+def is_article(page: Page) -> bool:
+    """Main namespace, not a redirect, not empty: what corpus preparation and the entity KB read."""
+    return page.namespace == 0 and page.redirect is None and bool(page.text)
+
+
 def articles(path: Path) -> Iterator[Page]:
-    """Every article (main namespace, not a redirect, not empty) of a dump file."""
+    """Every article of a dump file."""
     with open_binary(path) as handle:
-        for page in pages(handle, str(path)):
-            if page.namespace == 0 and page.redirect is None and page.text:
-                yield page
+        yield from filter(is_article, pages(handle, str(path)))

@@ -123,9 +123,8 @@ class WikiText(str):
 def _documents(handle, path: Path, kind: str, encoding: str, text_field: str, counts: Counts) -> Iterator[str]:
     """The documents of one open file as text (paragraphs separated by newlines), or WikiText."""
     if kind == "wikipedia":
-        for page in wikipedia.pages(handle, str(path)):
-            if page.namespace == 0 and page.redirect is None and page.text:
-                yield WikiText(page.text)
+        for page in filter(wikipedia.is_article, wikipedia.pages(handle, str(path))):
+            yield WikiText(page.text)
         return
     for number, line in enumerate(_decoded_lines(handle, encoding, counts), start=1):
         if kind == "text":
