@@ -52,10 +52,15 @@ def write_record(out, payload: bytes) -> None:
 
 
 class _Lines(io.RawIOBase):
-    """A byte stream of lines made from an iterator of lines (each ending in b"\\n")."""
+    """A byte stream of lines made from an iterator of lines (each ending in b"\\n"); closing it closes
+    the FIFO they are read from."""
 
-    def __init__(self, lines: Iterator[bytes]):
-        self._lines, self._pending = lines, b""
+    def __init__(self, lines: Iterator[bytes], source):
+        self._lines, self._pending, self._source = lines, b"", source
+
+    def close(self) -> None:
+        super().close()
+        self._source.close()
 
     def readable(self) -> bool:
         return True
@@ -124,15 +129,7 @@ class PipeSource:
         if not self.recordio:
             return raw
         lines = _paired(raw, self.attributes) if self.attributes else (_as_line(r) for r in records(raw))
-        stream = io.BufferedReader(_Lines(lines), 1 << 20)
-        stream.raw_handle = raw  # closed with the reader below
-        original_close = stream.close
-
-        def close():
-            original_close()
-            raw.close()
-        stream.close = close
-        return stream
+        return io.BufferedReader(_Lines(lines, raw), 1 << 20)
 
 
 def pipe_source(data_dir: Path, channel: str, wrapper: str | None, attributes: tuple[str, ...] | None) -> PipeSource:
