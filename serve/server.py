@@ -39,10 +39,10 @@ def gunicorn_options(settings: ServeSettings) -> dict:
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
         "limit_request_field_size": 16384,
         "proc_name": "kindling",
-        "control_socket_disable": True,
+        "control_socket_disable": True,  # gunicorn >= 25 would create $HOME/.gunicorn: not on a read-only root
         # a listening socket per worker: the kernel spreads connections (serve/listeners.py)
         "reuse_port": True,
-        "post_fork": own_listeners,  # gunicorn >= 25 would create $HOME/.gunicorn: not on a read-only root
+        "post_fork": own_listeners,
     }
 
 
