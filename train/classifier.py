@@ -154,11 +154,11 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
             except (RuntimeError, ValueError) as exc:
                 raise _explain_fasttext_failure(exc, params) from exc
         labels = fitted["labels"]
-        digests = {MODEL_FILE: digest_in_background(stage / MODEL_FILE)} if labels else {}
         if not labels:
             raise KindlingError(
                 f"No label was seen at least min_count_label={params.min_count_label} times.",
                 code="no_labels", hint="Lower min_count_label or add more labelled lines.")
+        digests = {MODEL_FILE: digest_in_background(stage / MODEL_FILE)}
         metrics = {"train_accuracy": fitted["train_accuracy"], "train_examples": train_data.examples,
                    "training_seconds": fitted["seconds"], "labels": len(labels)}
         metric("train_accuracy", metrics["train_accuracy"])
