@@ -44,6 +44,11 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
     return pairs
 
 
+def _environment(values: list[str]) -> list[dict]:
+    """ECS's environment list from NAME=VALUE arguments."""
+    return [{"name": k, "value": v} for k, v in sorted(_pairs(values, "env").items())]
+
+
 def _s3(uri: str, what: str) -> str:
     if not re.match(r"^s3://[a-z0-9.\-]{3,63}(/.*)?$", uri):
         raise KindlingError(f"{what} {uri!r} is not an S3 URI.", code="bad_s3_uri", hint="Write s3://bucket/prefix.")
@@ -186,7 +191,7 @@ def ecs_task_definition(args) -> dict:
                             hint="Set AWS_REGION or pass --region.")
     container = {
         "name": "kindling", "image": args.image, "essential": True, "command": [args.container_command],
-        "environment": [{"name": k, "value": v} for k, v in sorted(_pairs(args.env, "env").items())],
+        "environment": _environment(args.env),
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": args.log_group, "awslogs-region": region, "awslogs-stream-prefix": "kindling",
             "awslogs-create-group": "true"}},
@@ -210,8 +215,7 @@ def ecs_run_task(args) -> dict:
             "networkConfiguration": {"awsvpcConfiguration": {
                 "subnets": args.subnet, "securityGroups": args.security_group or [],
                 "assignPublicIp": "ENABLED" if args.public_ip else "DISABLED"}},
-            "overrides": {"containerOverrides": [{"name": "kindling", "environment": [
-                {"name": k, "value": v} for k, v in sorted(_pairs(args.env, "env").items())]}]}}
+            "overrides": {"containerOverrides": [{"name": "kindling", "environment": _environment(args.env)}]}}
 
 
 # --- sending -------------------------------------------------------------------------------------
