@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench.serving import Server, log
+from tests.bench.serving import Server, log, write_report
 from tests.image.docker import IMAGE, docker, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,8 +145,7 @@ def main() -> int:
         "accuracy": abs(report["training"]["accuracy_difference"]) <= GOALS["accuracy_difference_max"],
         "http_prediction": report["prediction"]["ratio"] >= GOALS["http_vs_in_process_min"],
     }
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.report, report)
     log(f"training time ratio {report['training']['time_ratio']:.2f}, accuracy difference "
         f"{report['training']['accuracy_difference']:+.4f}; verdicts {report['verdicts']}")
     return 0

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.bench.serving import log
+from tests.bench.serving import log, write_report
 from tests.image.docker import IMAGE, docker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,8 +232,7 @@ def main() -> int:
         "image_at_least_gensim": engines[best]["words_per_second_per_thread"] >=
         engines["gensim"]["words_per_second_per_thread"],
     }
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.report, report)
     log(f"ratios vs plain fastText: {ratios}; verdicts {report['verdicts']}")
     return 0
 

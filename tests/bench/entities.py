@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from tests.bench.serving import bare_flask, kindling, log, train_model, wrk
+from tests.bench.serving import bare_flask, kindling, log, train_model, write_report, wrk
 from tests.image.docker import IMAGE, docker, wait_for_ping
 from tests.sagemaker_tree import ENWIKI_SAMPLE, gensim_test_data
 
@@ -152,8 +152,7 @@ def main() -> int:
         "batched_texts_per_second": speed["batched"]["texts_per_second"] >= GOALS["batched_texts_per_second_min"],
         "pss_ratio_16x_kb": growth["16x"]["pss_ratio_4_to_1"] <= GOALS["pss_ratio_4_to_1_max"],
     }
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.report, report)
     log(f"entities verdicts {report['verdicts']}")
     return 0
 

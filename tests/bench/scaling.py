@@ -11,7 +11,6 @@ Writes reports/bench-scaling.json; docs/scale.md explains how this maps onto Sag
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench.serving import BODY, EMBEDDING_BODY, kindling, log, train_model, wrk
+from tests.bench.serving import BODY, EMBEDDING_BODY, kindling, log, train_model, write_report, wrk
 from tests.image.docker import wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,8 +98,7 @@ def main() -> int:
         report = {"serving": serving({"classification": (classification, BODY),
                                       "word_vectors": (vectors, EMBEDDING_BODY)}, 8),
                   "sharded_prepare": sharded_prepare(work, 4)}
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(report_path, report)
     return 0
 
 

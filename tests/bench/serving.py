@@ -38,6 +38,12 @@ GOALS = {"rps_ratio_min": 0.8, "p99_ms_max": 10.0, "pss_ratio_4_to_1_max": 1.3, 
          "soak_errors_max": 0, "soak_rss_growth_max": 0.05}
 
 
+def write_report(path, report: dict) -> None:
+    """Every bench part writes its JSON report (reports/*.json) the same way."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report, indent=2) + "\n")
+
+
 def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
@@ -268,8 +274,7 @@ def main() -> int:
     }
     report = {"machine": {"cpus": os.cpu_count(), "image": IMAGE}, "goals": GOALS, "verdicts": verdicts,
               "throughput": speed, "memory": memory, "soak": endurance}
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.report, report)
     log(f"report: {args.report}")
     log(f"kindling/bare req/s: gthread {speed['rps_ratio_gthread']:.2f}, sync {speed['rps_ratio_sync']:.2f}, "
         f"word vectors {speed['rps_ratio_embeddings_gthread']:.2f}; "
