@@ -34,6 +34,7 @@ from container import wikipedia
 from container.compressed import open_binary, stem_suffixes
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
+from train.isolated import leave_stopping_to_parent
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,12 @@ def tokenize_batch(tokenizer: Tokenizer, batch: list[str]) -> tuple[str, int, in
     return ("\n".join(out) + "\n" if out else ""), len(out), tokens, words, characters
 
 
+def tokenizing_pool(processes: int) -> multiprocessing.pool.Pool:
+    """Forked workers (the tokenizer and its regexes come along for free) that a stop request or the
+    pool's own terminate() ends at once, instead of running the job's SIGTERM handler."""
+    return multiprocessing.get_context("fork").Pool(processes, initializer=leave_stopping_to_parent)
+
+
 def default_processes() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -249,7 +256,7 @@ def prepare_corpus(inputs: list[Path], out_dir: Path, tokenizer: Tokenizer, text
             for batch in batches:
                 consume(tokenize_batch(tokenizer, batch))
         else:
-            with multiprocessing.get_context("fork").Pool(processes) as pool:
+            with tokenizing_pool(processes) as pool:
                 pending: deque = deque()
                 for batch in batches:  # a bounded window keeps memory flat and the order fixed
                     pending.append(pool.apply_async(tokenize_batch, (tokenizer, batch)))

@@ -35,15 +35,29 @@ def zero_filled_allocations() -> bool:
         return False
 
 
-class Stopped(Exception):
-    """Raised in the job's main thread when the platform asks it to stop (SIGTERM/SIGINT)."""
+class Stopped(BaseException):
+    """Raised in the job's main thread when the platform asks it to stop (SIGTERM/SIGINT).
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way (ours or a
+    library's) mistakes a stop request for a failure and carries on."""
 
     def __init__(self, signal_name: str):
         super().__init__(signal_name)
         self.signal_name = signal_name
 
 
+def leave_stopping_to_parent() -> None:
+    """In a child process: SIGTERM ends it at once and SIGINT (Ctrl-C reaches the whole process group)
+    is ignored, because stopping is the parent's job. A forked child would otherwise inherit the job's
+    handler that raises Stopped, and multiprocessing's pool worker catches what its task raises and
+    waits for the next task: `Pool.terminate()` then waited for that worker forever (a training job
+    hung in 1 of about 30 runs until the platform killed it)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _child(connection, function: Callable[..., Any], args: tuple) -> None:
+    leave_stopping_to_parent()
     zero_filled_allocations()
     try:
         result = ("ok", function(*args))

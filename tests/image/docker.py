@@ -44,15 +44,21 @@ def free_port() -> int:
 def run_image(*args: str, volumes: dict[Path, str] | None = None, env: dict | None = None,
               user: str | None = None, extra: list[str] | None = None, timeout: float = 300
               ) -> subprocess.CompletedProcess:
-    """`docker run --rm --network host` the image with args; waits for it to exit."""
-    command = ["run", "--rm", "--network", "host", "--name", f"kindling-test-{uuid.uuid4().hex[:8]}", *(extra or [])]
+    """`docker run --rm --network host` the image with args; waits for it to exit. On a timeout the
+    container is killed too (killing the CLI alone would leave it running for the rest of the session)."""
+    name = f"kindling-test-{uuid.uuid4().hex[:8]}"
+    command = ["run", "--rm", "--network", "host", "--name", name, *(extra or [])]
     for host, target in (volumes or {}).items():
         command += ["-v", f"{host}:{target}"]
     for key, value in (env or {}).items():
         command += ["-e", f"{key}={value}"]
     if user:
         command += ["--user", user]
-    return docker(*command, IMAGE, *args, timeout=timeout)
+    try:
+        return docker(*command, IMAGE, *args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        docker("kill", name, timeout=60)
+        raise
 
 
 def wait_for_ping(url: str, seconds: float, container: str | None = None) -> float:
