@@ -17,6 +17,7 @@ summary beside the corpus.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import json
 import logging
@@ -26,6 +27,8 @@ import shutil
 import tempfile
 import time
 from collections import Counter, deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -207,10 +210,25 @@ def tokenize_batch(tokenizer: Tokenizer, batch: list[str]) -> tuple[str, int, in
     return ("\n".join(out) + "\n" if out else ""), len(out), tokens, words, characters
 
 
-def tokenizing_pool(processes: int) -> multiprocessing.pool.Pool:
-    """Forked workers (the tokenizer and its regexes come along for free) that a stop request or the
-    pool's own terminate() ends at once, instead of running the job's SIGTERM handler."""
-    return multiprocessing.get_context("fork").Pool(processes, initializer=leave_stopping_to_parent)
+@contextlib.contextmanager
+def tokenizing_pool(processes: int) -> Iterator[ProcessPoolExecutor]:
+    """Forked workers (the tokenizer and its regexes come along for free) that leave stopping to the job.
+
+    A process pool executor rather than multiprocessing.Pool: when a worker dies (the out-of-memory
+    killer), Pool starts another and waits forever for the lost batch; the executor fails the batch,
+    which becomes an error that names the cause. On the way out, batches not yet started are dropped.
+    """
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                               initializer=leave_stopping_to_parent)
+    try:
+        yield pool
+    except BrokenProcessPool as exc:
+        raise KindlingError(
+            "A tokenizer process died while preparing the corpus.", code="prepare_crashed", status=500,
+            hint="If the machine ran out of memory, use fewer processes or a larger instance; "
+                 "the job log has the details.") from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def default_processes() -> int:
@@ -259,11 +277,11 @@ def prepare_corpus(inputs: list[Path], out_dir: Path, tokenizer: Tokenizer, text
             with tokenizing_pool(processes) as pool:
                 pending: deque = deque()
                 for batch in batches:  # a bounded window keeps memory flat and the order fixed
-                    pending.append(pool.apply_async(tokenize_batch, (tokenizer, batch)))
+                    pending.append(pool.submit(tokenize_batch, tokenizer, batch))
                     if len(pending) >= 2 * processes:
-                        consume(pending.popleft().get())
+                        consume(pending.popleft().result())
                 while pending:
-                    consume(pending.popleft().get())
+                    consume(pending.popleft().result())
     seconds = time.monotonic() - started
     summary = {"files": counts.files, "formats": dict(counts.formats), "documents": counts.documents,
                "sentences": counts.sentences, "tokens": counts.tokens, "vocabulary": len(vocabulary),

@@ -156,6 +156,77 @@ def test_sigterm_stops_training_quickly_and_says_so(tmp_path):
     assert (root / "model" / "model.bin").read_bytes() == b"previous"
 
 
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def _open_fifo_for_writing(fifo: Path, seconds: float) -> int:
+    """Open once the job has opened it for reading (ENXIO until then), bounded in time."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            return fd
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_sigterm_while_preparing_a_corpus_stops_the_job_and_its_tokenizer_processes(tmp_path):
+    """Regression: the tokenizer pool's workers once inherited the job's SIGTERM handler and could leave
+    the job waiting for them forever. The Pipe-mode FIFO is kept open, so the job is certainly in the
+    middle of preparing (workers alive, batches done, more input awaited) when SIGTERM arrives."""
+    from tests.conftest import EMBEDDING_HYPERPARAMETERS
+
+    root = make_tree(tmp_path / "ml", {**EMBEDDING_HYPERPARAMETERS, "prepare": "true"}, {},
+                     input_data_config={"train": {"TrainingInputMode": "Pipe", "RecordWrapperType": "None"}})
+    data = root / "input" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for epoch in (0, 1):
+        os.mkfifo(data / f"train_{epoch}")
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(root), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "container", "train"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    fifo, output = None, []
+    try:
+        for line in process.stdout:  # bounded: the job prints this line, or ends and closes stdout
+            output.append(line)
+            if "prepare: 1 file(s)" in line:
+                break
+        fifo = _open_fifo_for_writing(data / "train_0", seconds=20)
+        os.write(fifo, ("the quick brown fox jumps over the lazy dog\n" * 70000).encode())  # 3 MB: 3 batches
+        deadline = time.monotonic() + 20
+        while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children(process.pid)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+        output += process.stdout.readlines()
+    finally:
+        process.kill()
+        if fifo is not None:
+            os.close(fifo)
+    log = "".join(output)
+    assert len(workers) == 2, log
+    assert process.returncode == 143, log
+    assert "stopped by SIGTERM" in (root / "output" / "failure").read_text()
+    assert "distinct words" not in log  # the stop came while preparing
+    deadline = time.monotonic() + 10
+    while not all(map(_gone, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(map(_gone, workers)), f"tokenizer processes outlived the job: {workers}"
+
+
 def test_quantize_writes_a_much_smaller_model_that_is_served(tmp_path):
     root = make_tree(tmp_path / "ml", hyperparameters={**FAST_HYPERPARAMETERS, "quantize": "true"})
     assert run(paths_of(root)) == 0
