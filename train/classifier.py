@@ -24,6 +24,7 @@ from train.channels import prepare_labelled
 from train.formats import FORMATS, Reading
 from train.environment import TrainingEnvironment
 from train import pretrained
+from train.autotune_deadline import SEARCH_OVER, AutotuneDeadline
 from train.isolated import run_isolated
 from train.quantize import quantize_and_score
 from train.reports import write_reports
@@ -143,14 +144,17 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
         if params.early_stopping and validation is None:
             raise KindlingError("early_stopping=true needs a 'validation' channel to watch.", code="no_validation",
                                 hint="Add a validation channel, or set early_stopping=false.")
-        with line_progress():
+        with line_progress(markers=(SEARCH_OVER,)) as output:
             try:
                 if params.early_stopping:
                     fitted = _train_with_early_stopping(params, args, train_data.path, validation.path,
                                                         stage / MODEL_FILE)
                 else:
+                    deadline = (AutotuneDeadline(params.autotune_duration, lambda: SEARCH_OVER in output.seen)
+                                if params.autotune else None)
                     fitted = run_isolated(fit_and_score, str(train_data.path),
-                                          str(validation.path) if validation else None, args, str(stage / MODEL_FILE))
+                                          str(validation.path) if validation else None, args, str(stage / MODEL_FILE),
+                                          watchdog=deadline)
             except (RuntimeError, ValueError) as exc:
                 raise _explain_fasttext_failure(exc, params) from exc
         labels = fitted["labels"]

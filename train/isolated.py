@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import signal
+import time
 from typing import Any, Callable
 
 from container.errors import KindlingError
@@ -77,22 +78,27 @@ def _stop(process) -> None:
         process.join(5)
 
 
-def run_isolated(function: Callable[..., Any], *args: Any, start_method: str = "spawn") -> Any:
+def run_isolated(function: Callable[..., Any], *args: Any, start_method: str = "spawn",
+                 watchdog: Callable[[float, int], None] | None = None) -> Any:
     """Call function(*args) in a child process and return its result.
 
     A RuntimeError or ValueError in the child (what fastText raises) is raised again here with its
     message; a child that dies becomes a KindlingError; anything raised here while waiting (a stop
     signal) ends the child first. The child is spawned (a fresh interpreter) by default; a caller whose
     library has no use for a fresh heap may fork instead, so that modules it imported once are not
-    imported again for every child (gensim takes a second).
+    imported again for every child (gensim takes a second). `watchdog(seconds, pid)`, when given, is called
+    about five times a second while the child runs.
     """
     context = multiprocessing.get_context(start_method)
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(sender, function, args), name="fasttext-train", daemon=True)
     process.start()
     sender.close()
+    started = time.monotonic()
     try:
         while not receiver.poll(0.2):
+            if watchdog is not None:
+                watchdog(time.monotonic() - started, process.pid)
             if not process.is_alive() and not receiver.poll(0):
                 process.join()
                 raise _died(process.exitcode)

@@ -25,10 +25,12 @@ _SPACES = re.compile(r"\s+")
 
 
 class _Forwarder(threading.Thread):
-    def __init__(self, read_fd: int, interval: float):
+    def __init__(self, read_fd: int, interval: float, markers: tuple[str, ...] = ()):
         super().__init__(name="fasttext-progress", daemon=True)
         self.read_fd = read_fd
         self.interval = interval
+        self.markers = markers
+        self.seen: set[str] = set()  # the markers that some line contained
         self.last_progress = ""
         self.last_emit = float("-inf")  # the first progress line is shown at once
         self.stopping = threading.Event()
@@ -59,6 +61,7 @@ class _Forwarder(threading.Thread):
         text = _SPACES.sub(" ", text).strip()
         if not text:
             return
+        self.seen.update(marker for marker in self.markers if marker in text)
         if _PROGRESS.match(text):
             self.last_progress = text
             now = time.monotonic()
@@ -71,17 +74,18 @@ class _Forwarder(threading.Thread):
 
 
 @contextlib.contextmanager
-def line_progress(interval: float = 10.0) -> Iterator[None]:
-    """Route fd 2 through a line splitter for the duration of the block."""
+def line_progress(interval: float = 10.0, markers: tuple[str, ...] = ()) -> Iterator[_Forwarder]:
+    """Route fd 2 through a line splitter for the duration of the block; yields the splitter, whose
+    `seen` tells which of `markers` have appeared in a line so far."""
     sys.stderr.flush()
     saved = os.dup(2)
     read_fd, write_fd = os.pipe()
-    forwarder = _Forwarder(read_fd, interval)
+    forwarder = _Forwarder(read_fd, interval, markers)
     forwarder.start()
     os.dup2(write_fd, 2)
     os.close(write_fd)
     try:
-        yield
+        yield forwarder
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)

@@ -94,3 +94,48 @@ def test_autotune_with_fixed_buckets_is_refused_before_fastText_crashes(tmp_path
     channels = {"train": {"t.txt": hard_lines(60, 3)}, "validation": {"v.txt": hard_lines(30, 4)}}
     code, root, _ = train_with(tmp_path, caplog, channels, {"mode": "supervised", "autotune": "true", "buckets": "1000"})
     assert code == 1 and "cannot be combined with a fixed buckets" in (root / "output" / "failure").read_text()
+
+
+def test_a_search_that_outlives_its_budget_is_interrupted_and_trains_the_best_so_far(tmp_path, caplog):
+    """fastText's autotune timer sometimes never starts, and the search then never ends (CI: 15 minutes
+    past an 8 s budget; train/autotune_deadline.py). That race cannot be forced, so here fastText is given
+    300 s and the deadline 2 s: the same state, a search running past the deadline we hold it to."""
+    import time
+
+    from train.autotune_deadline import SEARCH_OVER, AutotuneDeadline
+    from train.classifier import fit_and_score
+    from train.isolated import run_isolated
+    from train.progress import line_progress
+
+    (tmp_path / "t.txt").write_text(hard_lines(600, 3))
+    (tmp_path / "v.txt").write_text(hard_lines(300, 4))
+    args = {"autotuneValidationFile": str(tmp_path / "v.txt"), "autotuneDuration": 300, "thread": 1, "dim": 10}
+    started = time.monotonic()
+    with caplog.at_level("INFO"), line_progress(markers=(SEARCH_OVER,)) as output:
+        deadline = AutotuneDeadline(2, lambda: SEARCH_OVER in output.seen, grace=0)
+        fitted = run_isolated(fit_and_score, str(tmp_path / "t.txt"), str(tmp_path / "v.txt"), args,
+                              str(tmp_path / "model.bin"), watchdog=deadline)
+    seconds = time.monotonic() - started
+    log = "\n".join(r.getMessage() for r in caplog.records)
+    assert deadline.interrupted and "still running" in log and "Aborting autotune" in log
+    assert seconds < 120  # fastText alone would have searched for 300 s
+    assert (tmp_path / "model.bin").is_file() and len(fitted["labels"]) == 3
+    assert fitted["validation"]["accuracy"] > 0.4  # three balanced classes: chance is 1/3 (2 s of search: ~0.5)
+
+
+def test_the_deadline_leaves_a_search_that_has_ended_alone(monkeypatch):
+    """After the search, fastText's SIGINT handler points at a destroyed object: no signal then."""
+    import os
+
+    from train.autotune_deadline import AutotuneDeadline
+
+    sent = []
+    monkeypatch.setattr(os, "kill", lambda pid, number: sent.append((pid, number)))
+    ended = AutotuneDeadline(8, lambda: True, grace=0)
+    ended(3600, pid=12345)
+    running = AutotuneDeadline(8, lambda: False)
+    running(17.9, pid=12345)  # within the budget and its grace (10 s)
+    assert sent == []
+    running(18.1, pid=12345)
+    running(30, pid=12345)  # once only
+    assert len(sent) == 1 and running.interrupted
