@@ -50,9 +50,9 @@ class Stopped(BaseException):
 def leave_stopping_to_parent() -> None:
     """In a child process: SIGTERM ends it at once and SIGINT (Ctrl-C reaches the whole process group)
     is ignored, because stopping is the parent's job. A forked child would otherwise inherit the job's
-    handler that raises Stopped, and multiprocessing's pool worker catches what its task raises and
-    waits for the next task: `Pool.terminate()` then waited for that worker forever (a training job
-    hung in 2 of 102 runs here until it was killed)."""
+    handler that raises Stopped; multiprocessing.Pool's worker (the corpus tokenizers used it) caught
+    that as a task failure and waited for the next task, and `Pool.terminate()` waited for that worker
+    forever (a training job hung in 2 of 102 runs here until it was killed)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
