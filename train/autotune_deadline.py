@@ -3,8 +3,9 @@
 fastText's `Autotune::startTimer` (src/autotune.cc, fastText 0.9.2 and fasttext-numpy2 0.10.4) starts
 its timer thread before it sets `continueTraining_ = true`. When the new thread runs first, it finds
 `continueTraining_` still false, skips its loop, and its `abort()` does nothing; the search then never
-ends, because only that thread updates the elapsed time. Seen in CI: after an 8 s budget the search
-was still running 15 minutes later, with 10,994 trials done and `elapsed_` still 0.
+ends, because only that thread updates the elapsed time. Seen here in a fresh-clone CI run: after an
+8 s budget the search was still running 15 minutes later, with 10,994 trials done and `elapsed_` still
+0 (read with gdb); with both cores busy, 8 of 100 one-second searches on a small set lost the race.
 
 The one other way into a running search is the one fastText gives Ctrl-C: its SIGINT handler ends the
 search and trains the best candidate found so far. So when the budget plus a grace period has passed

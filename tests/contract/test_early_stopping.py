@@ -97,8 +97,8 @@ def test_autotune_with_fixed_buckets_is_refused_before_fastText_crashes(tmp_path
 
 
 def test_a_search_that_outlives_its_budget_is_interrupted_and_trains_the_best_so_far(tmp_path, caplog):
-    """fastText's autotune timer sometimes never starts, and the search then never ends (CI: 15 minutes
-    past an 8 s budget; train/autotune_deadline.py). That race cannot be forced, so here fastText is given
+    """fastText's autotune timer sometimes never starts, and the search then never ends (a CI run here:
+    15 minutes past an 8 s budget; train/autotune_deadline.py). That race cannot be forced, so here fastText is given
     300 s and the deadline 2 s: the same state, a search running past the deadline we hold it to."""
     import time
 
