@@ -71,6 +71,10 @@ class Statistics:
         if anchor:
             self.links.setdefault(anchor, Counter())[entity] += count
 
+    def max_anchor_tokens(self) -> int:
+        """The tokens in the longest anchor: no longer n-gram can be one."""
+        return max((a.count(" ") + 1 for a in self.links), default=1)
+
     def link_probability(self, anchor: str, links: int) -> float:
         """Pr(link | the anchor's text occurs): links over the documents holding it (at least the links)."""
         return links / max(self.documents_with.get(anchor, 0), links)
@@ -89,7 +93,7 @@ class MemoryKB:
         self.max_candidates = max_candidates
         self.entity_count = max(stats.pages, 1)
         self.vectors = vectors
-        self.max_anchor_tokens = max((a.count(" ") + 1 for a in stats.links), default=1)
+        self.max_anchor_tokens = stats.max_anchor_tokens()
         self._inlinks = {e: np.array(sorted(s), dtype=np.int32) for e, s in stats.inlinks.items()}
         self._empty = np.zeros(0, dtype=np.int32)
 

@@ -212,9 +212,9 @@ def anchors_in(tokens: list[str], anchors, prefixes: set[str], longest: int) -> 
     return seen
 
 
-def count_documents(stats: Statistics, articles, longest: int) -> None:
+def count_documents(stats: Statistics, articles) -> None:
     """documents_with[anchor]: the articles whose text contains the anchor (token n-gram)."""
-    prefixes = anchor_prefixes(stats)
+    prefixes, longest = anchor_prefixes(stats), stats.max_anchor_tokens()
     for article in articles:
         stats.documents_with.update(anchors_in(article.tokens, stats.links, prefixes, longest))
 
@@ -225,7 +225,7 @@ def fold_statistics(reader: DumpReader, training: list[Article], params: EntityP
     for article in training:
         add_links(stats, article)
     add_title_anchors(stats, reader, params.title_links)
-    count_documents(stats, training, max((a.count(" ") + 1 for a in stats.links), default=1))
+    count_documents(stats, training)
     return stats
 
 
@@ -545,8 +545,7 @@ def _build(env: TrainingEnvironment, params: EntityParams, tokenizer: Tokenizer,
         everything_kept = len(kept) == stats.pages
         pass_two = Counter(reader.counts)  # another pass over the dump must not count its links again
         # one more pass: documents containing each anchor, and the words around each entity's links
-        longest = max((a.count(" ") + 1 for a in stats.links), default=1)
-        prefixes = anchor_prefixes(stats)
+        prefixes, longest = anchor_prefixes(stats), stats.max_anchor_tokens()
         sums = np.zeros((len(stats.titles), vectors.unit.shape[1]), dtype=np.float32) if vectors is not None else None
         for article in (kept if everything_kept else reader.articles()):
             stats.documents_with.update(anchors_in(article.tokens, stats.links, prefixes, longest))
