@@ -1,6 +1,6 @@
 """Holds fastText's autotune to its time budget when fastText's own timer does not.
 
-fastText's `Autotune::startTimer` (src/autotune.cc, fastText 0.9.2 and fasttext-numpy2 0.10.4) starts
+fastText's `Autotune::startTimer` (src/autotune.cc, fastText's main branch and fasttext-numpy2 0.10.4) starts
 its timer thread before it sets `continueTraining_ = true`. When the new thread runs first, it finds
 `continueTraining_` still false, skips its loop, and its `abort()` does nothing; the search then never
 ends, because only that thread updates the elapsed time. Seen here in a fresh-clone CI run: after an
