@@ -18,7 +18,7 @@ PYTEST       := $(VENV)/bin/python -m pytest
 venv: $(VENV)/.installed
 $(VENV)/.installed: docker/requirements.lock tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --require-hashes -r docker/requirements.lock
+	$(VENV)/bin/pip install -q --require-hashes --no-deps -r docker/requirements.lock
 	$(VENV)/bin/pip install -q -r tests/requirements.txt
 	touch $@
 

@@ -33,6 +33,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KINDLING_MAX_INSTANCES", "100000", "most instances (texts) one request may carry; more is a 413"),
     Setting("KINDLING_WORKER_CLASS", "gthread", "gunicorn worker class: gthread (threads per worker) or sync"),
     Setting("KINDLING_THREADS", "4", "threads per gthread worker"),
+    Setting("KINDLING_HEADER_TIMEOUT", "10", "seconds a client may take to send a request's headers; then 408"),
+    Setting("KINDLING_BODY_TIMEOUT", "10", "seconds a request body (or an answer the client reads) may make no "
+            "progress; then 408 (or the connection is closed)"),
     Setting("KINDLING_ACCESS_LOG", "true", "one log line per request (false saves CPU under heavy load)"),
     Setting("KINDLING_SAMPLE_DIR", "/opt/kindling/sample", "sample data and config used by `train --sample`"),
     Setting("KINDLING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
@@ -78,6 +81,8 @@ class ServeSettings:
     worker_class: str = "gthread"
     threads: int = 4
     access_log: bool = True
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
 
     @property
     def request_deadline(self) -> float:
@@ -113,4 +118,6 @@ class ServeSettings:
             worker_class=worker_class,
             threads=_positive_int("KINDLING_THREADS", get("KINDLING_THREADS", "4"), maximum=256),
             access_log=_flag(get("KINDLING_ACCESS_LOG", "true")),
+            header_timeout=_positive_int("KINDLING_HEADER_TIMEOUT", get("KINDLING_HEADER_TIMEOUT", "10"), maximum=3600),
+            body_timeout=_positive_int("KINDLING_BODY_TIMEOUT", get("KINDLING_BODY_TIMEOUT", "10"), maximum=3600),
         )

@@ -26,7 +26,8 @@ def gunicorn_options(settings: ServeSettings) -> dict:
     return {
         "bind": f"0.0.0.0:{settings.port}",
         "workers": settings.workers,
-        "worker_class": settings.worker_class,
+        # gthread reads whole requests in its event loop first (serve/worker.py): slow clients cost no thread
+        "worker_class": "serve.worker.KindlingWorker" if settings.worker_class == "gthread" else "sync",
         "threads": settings.threads if settings.worker_class == "gthread" else 1,
         "timeout": settings.timeout,
         "graceful_timeout": 20,  # ECS and SageMaker send SIGKILL 30 s after SIGTERM
