@@ -33,6 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KINDLING_MAX_INSTANCES", "100000", "most instances (texts) one request may carry; more is a 413"),
     Setting("KINDLING_WORKER_CLASS", "gthread", "gunicorn worker class: gthread (threads per worker) or sync"),
     Setting("KINDLING_THREADS", "4", "threads per gthread worker"),
+    Setting("KINDLING_MAX_RESPONSE_MB", "6 (100 in batch)", "largest answer in MB, estimated before computing; a request "
+            "that would get more is a 413 (6 MB is SageMaker's real-time limit; raise it for asynchronous endpoints)"),
     Setting("KINDLING_HEADER_TIMEOUT", "10", "seconds a client may take to send a request's headers; then 408"),
     Setting("KINDLING_BODY_TIMEOUT", "10", "seconds a request body (or an answer the client reads) may make no "
             "progress; then 408 (or the connection is closed)"),
@@ -82,6 +84,7 @@ class ServeSettings:
     threads: int = 4
     access_log: bool = True
     header_timeout: float = 10.0
+    max_response_bytes: int = 6 * 1024 * 1024
     body_timeout: float = 10.0
 
     @property
@@ -118,6 +121,9 @@ class ServeSettings:
             worker_class=worker_class,
             threads=_positive_int("KINDLING_THREADS", get("KINDLING_THREADS", "4"), maximum=256),
             access_log=_flag(get("KINDLING_ACCESS_LOG", "true")),
+            max_response_bytes=_positive_int("KINDLING_MAX_RESPONSE_MB", get("KINDLING_MAX_RESPONSE_MB",
+                                                                             "100" if batch else "6"),
+                                             maximum=100_000) * 1024 * 1024,
             header_timeout=_positive_int("KINDLING_HEADER_TIMEOUT", get("KINDLING_HEADER_TIMEOUT", "10"), maximum=3600),
             body_timeout=_positive_int("KINDLING_BODY_TIMEOUT", get("KINDLING_BODY_TIMEOUT", "10"), maximum=3600),
         )

@@ -19,6 +19,7 @@ from container.errors import KindlingError
 from container.settings import ServeSettings
 from serve import api, codecs
 from serve.predictors import PREDICTORS, Predictor
+from serve.response_size import check_response_size
 
 log = logging.getLogger("kindling.serve")
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -42,7 +43,15 @@ def _check_encodable(instances: list[str]) -> None:
                                 code="bad_instances", hint="Send valid Unicode text.") from None
 
 
-def _predict_lines(predictor: Predictor, instances: list[str], per_line: list[dict], deadline: float) -> list[dict]:
+def _predict(predictor: Predictor, instances: list[str], configuration: dict, deadline: float,
+             settings: ServeSettings) -> list[dict]:
+    """Refuse an answer over KINDLING_MAX_RESPONSE_MB before computing it, then predict."""
+    check_response_size(predictor.response_bytes(instances, configuration), settings.max_response_bytes)
+    return predictor.predict(instances, configuration, deadline, settings.max_response_bytes)
+
+
+def _predict_lines(predictor: Predictor, instances: list[str], per_line: list[dict], deadline: float,
+                   settings: ServeSettings) -> list[dict]:
     """Batch-transform lines may each carry their own configuration (BlazingText's per-line "k"):
     predict each group of equal configuration at once, then put every answer back on its line."""
     groups: dict[str, tuple[dict, list[int]]] = {}
@@ -55,9 +64,13 @@ def _predict_lines(predictor: Predictor, instances: list[str], per_line: list[di
                                 hint=exc.hint) from None
         key = json.dumps(configuration, sort_keys=True)
         groups.setdefault(key, (configuration, []))[1].append(index)
+    total = sum(predictor.response_bytes([instances[i] for i in indices], configuration)
+                for configuration, indices in groups.values())
+    check_response_size(total, settings.max_response_bytes)
     results: list = [None] * len(instances)
     for configuration, indices in groups.values():
-        answers = predictor.predict([instances[i] for i in indices], configuration, deadline)
+        answers = predictor.predict([instances[i] for i in indices], configuration, deadline,
+                                    settings.max_response_bytes)
         for index, answer in zip(indices, answers):
             results[index] = answer
     return results
@@ -110,7 +123,7 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
                 raise load_error
             api.check_request({"instances": instances}, body_schema)
             _check_encodable(instances)
-            predictions = _predict_lines(pick(None), instances, per_line, deadline)
+            predictions = _predict_lines(pick(None), instances, per_line, deadline, settings)
         headers = [(INSTANCE_COUNT, str(len(instances)))]
         custom = environ.get("HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES")
         if custom is not None:
@@ -127,7 +140,7 @@ def create_app(predictors: dict[str, Predictor] | None, settings: ServeSettings,
         configuration = data.get("configuration")
         configuration = predictor.default_configuration if not configuration else \
             api.check_configuration(configuration, predictor.configuration_schema)
-        return data["instances"], predictor.predict(data["instances"], configuration, deadline)
+        return data["instances"], _predict(predictor, data["instances"], configuration, deadline, settings)
 
     @app.get("/execution-parameters")
     def execution_parameters() -> Response:

@@ -23,6 +23,7 @@ from container.tokenizer import Tokenizer
 from container.unit_vectors import unit_rows
 from serve.deadline import check_deadline
 from serve.fasttext_models import load_fasttext
+from serve.response_size import JSON_NUMBER_BYTES, RECORD_BYTES
 
 OUTPUTS = ("vector", "sentence_vector", "neighbours", "similarity")
 MAX_NEIGHBOURS = 1000
@@ -35,7 +36,6 @@ def _vector_schema(key: str) -> dict:
 
 
 class EmbeddingPredictor:
-    CHUNK = 512
     configuration_schema = {
         "type": "object", "additionalProperties": False,
         "properties": {
@@ -70,6 +70,7 @@ class EmbeddingPredictor:
         self.fold = str.lower if tokenizer.lowercase else str
         self.model = model  # a fastText model with subwords, for out-of-vocabulary words; None otherwise
         self.zeros = np.zeros(matrix.shape[1], dtype=np.float32)
+        self.word_bytes = max((len(word.encode("utf-8")) for word in words), default=0) + 3
 
     @classmethod
     def load(cls, bundle: Bundle, task: str) -> "EmbeddingPredictor":
@@ -141,7 +142,18 @@ class EmbeddingPredictor:
         return found[:k]
 
     # --- requests --------------------------------------------------------------------------------
-    def predict(self, instances: list[str], configuration: dict, deadline: float) -> list[dict]:
+    def response_bytes(self, instances: list[str], configuration: dict) -> int:
+        output = configuration.get("output", "vector")
+        echoed = sum(len(text) for text in instances) * 2 + RECORD_BYTES * len(instances)  # \u escapes: x2
+        if output in ("vector", "sentence_vector"):
+            return echoed + len(instances) * self.zeros.shape[0] * JSON_NUMBER_BYTES
+        if output == "neighbours":
+            k = min(configuration.get("k", 10), len(self.words))
+            return echoed + len(instances) * k * (self.word_bytes + RECORD_BYTES + JSON_NUMBER_BYTES)
+        return echoed + len(instances) * (len(configuration.get("with", "")) * 2 + JSON_NUMBER_BYTES)
+
+    def predict(self, instances: list[str], configuration: dict, deadline: float,
+                max_response_bytes: int | None = None) -> list[dict]:
         output = configuration.get("output", "vector")
         if output == "similarity" and "with" not in configuration:
             raise KindlingError('output=similarity needs configuration.with, the word or text to compare with.',
@@ -151,8 +163,7 @@ class EmbeddingPredictor:
         other = self.text_vector(configuration["with"]) if output == "similarity" else None
         results = []
         for start, instance in enumerate(instances):
-            if start % self.CHUNK == 0:
-                check_deadline(deadline, start, len(instances))
+            check_deadline(deadline, start, len(instances))  # every instance: a neighbour search can take 0.1 s
             if output == "vector":
                 results.append({"word": instance, "vector": self.word_vector(instance).tolist()})
             elif output == "sentence_vector":

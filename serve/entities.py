@@ -18,6 +18,7 @@ from container.errors import KindlingError
 from container.tagme import RELATEDNESS, RankingParams, annotate
 from container.tokenizer import Tokenizer
 from serve.deadline import check_deadline
+from serve.response_size import JSON_NUMBER_BYTES, RECORD_BYTES, too_large
 
 MAX_TEXT_CHARACTERS = 100_000
 
@@ -39,7 +40,6 @@ def _unit(description: str) -> dict:
 
 
 class EntityPredictor:
-    CHUNK = 64
     configuration_schema = {
         "type": "object", "additionalProperties": False,
         "properties": {
@@ -95,17 +95,39 @@ class EntityPredictor:
                                 hint="Use relatedness=milne_witten, or train the KB with vectors=true.")
         return replace(self.defaults, **overrides)
 
-    def predict(self, instances: list[str], configuration: dict, deadline: float) -> list[dict]:
+    def response_bytes(self, instances: list[str], configuration: dict) -> int:
+        return 0  # what a text holds is known only once it is annotated: predict() adds it up as it goes
+
+    def predict(self, instances: list[str], configuration: dict, deadline: float,
+                max_response_bytes: int | None = None) -> list[dict]:
         params = self._params(configuration)
         with_candidates = bool(configuration.get("candidates", False))
-        results = []
+        results, size = [], 0
         for index, text in enumerate(instances):
-            if index % self.CHUNK == 0:
-                check_deadline(deadline, index, len(instances))
+            def tick(done: int = index) -> None:  # within a text too: one long text can take seconds
+                check_deadline(deadline, done, len(instances))
+            tick()
             if len(text) > MAX_TEXT_CHARACTERS:
                 raise KindlingError(f"instances[{index}] has {len(text)} characters; at most {MAX_TEXT_CHARACTERS} "
                                     "are annotated per text.", code="text_too_long",
                                     hint="Split long documents into paragraphs, one instance each.")
-            results.append(annotate(self.kb, self.tokenizer, text, params, with_candidates) if text.strip()
-                           else {"annotations": [], "entities": []})
+            result = annotate(self.kb, self.tokenizer, text, params, with_candidates, tick) if text.strip() \
+                else {"annotations": [], "entities": []}
+            size += _result_bytes(result)
+            if max_response_bytes is not None and size > max_response_bytes:
+                raise too_large(size, max_response_bytes, f"after {index + 1} of {len(instances)} instances is")
+            results.append(result)
         return results
+
+
+def _result_bytes(result: dict) -> int:
+    """On the large side: every annotation's strings and numbers (titles and spots as sent, ids as text)."""
+    size = RECORD_BYTES
+    for annotation in result["annotations"]:
+        size += RECORD_BYTES * 3 + len(annotation["spot"]) + len(annotation["title"]) + len(str(annotation["id"])) \
+            + 5 * JSON_NUMBER_BYTES
+        for candidate in annotation.get("candidates", ()):
+            size += RECORD_BYTES * 2 + len(candidate["title"]) + len(str(candidate["id"])) + 2 * JSON_NUMBER_BYTES
+    for entity in result["entities"]:
+        size += RECORD_BYTES + len(entity["title"]) + len(str(entity["id"])) + JSON_NUMBER_BYTES
+    return size

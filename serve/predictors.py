@@ -18,6 +18,7 @@ from serve.deadline import check_deadline
 from serve.embeddings import EmbeddingPredictor
 from serve.entities import EntityPredictor
 from serve.fasttext_models import is_classifier, load_fasttext
+from serve.response_size import JSON_NUMBER_BYTES, RECORD_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,12 @@ class Predictor(Protocol):
     default_configuration: dict  # the configuration when a request gives none
     response_schema: dict  # JSON schema of one result
 
-    def predict(self, instances: list[str], configuration: dict, deadline: float) -> list[dict]: ...
+    def response_bytes(self, instances: list[str], configuration: dict) -> int:
+        """An estimate (on the large side) of the answer's size, made before any computing; 0 when the
+        predictor bounds its answer as it goes (max_response_bytes below)."""
+
+    def predict(self, instances: list[str], configuration: dict, deadline: float,
+                max_response_bytes: int | None = None) -> list[dict]: ...
 
 
 class ClassificationPredictor:
@@ -58,6 +64,7 @@ class ClassificationPredictor:
         self.model = model
         self.tokenizer = tokenizer
         self.labels = labels
+        self.label_bytes = max((len(label.encode("utf-8")) for label in labels), default=0) + 3  # quotes, comma
 
     @classmethod
     def load(cls, bundle: Bundle, task: str) -> "ClassificationPredictor":
@@ -70,7 +77,12 @@ class ClassificationPredictor:
         labels = list(model.get_labels())
         return cls(task, model, Tokenizer.from_manifest(spec.get("tokenizer", {})), labels)
 
-    def predict(self, instances: list[str], configuration: dict, deadline: float) -> list[dict]:
+    def response_bytes(self, instances: list[str], configuration: dict) -> int:
+        k = min(configuration["k"], len(self.labels))
+        return len(instances) * (RECORD_BYTES + k * (self.label_bytes + JSON_NUMBER_BYTES))
+
+    def predict(self, instances: list[str], configuration: dict, deadline: float,
+                max_response_bytes: int | None = None) -> list[dict]:
         # Users ask for k=1000000 to get every class (BlazingText docs): clamp, do not fail.
         k = min(configuration["k"], len(self.labels))
         results: list[dict] = []

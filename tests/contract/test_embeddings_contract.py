@@ -212,3 +212,27 @@ def test_a_bare_blazingtext_word2vec_model_is_served_as_word_vectors(tmp_path):
     np.testing.assert_allclose(unseen["vector"], reference.get_word_vector("zzqxunseen"), rtol=1e-5, atol=1e-6)
     neighbours = invoke(client, {"instances": [word], "configuration": {"output": "neighbours", "k": 3}}).json[0]
     assert len(neighbours["neighbours"]) == 3
+
+
+@pytest.mark.parametrize("configuration", [{"output": "vector"}, {"output": "sentence_vector"},
+                                           {"output": "neighbours", "k": 50},
+                                           {"output": "similarity", "with": "football"}])
+def test_the_answer_size_estimate_is_on_the_large_side_but_close(embeddings_bundle, configuration):
+    predictor = load_predictors(embeddings_bundle)["embeddings"]
+    instances = ["football", "rocket launch", "zzqx unseen", "orbit"] * 25
+    full = {**predictor.default_configuration, **configuration}
+    actual = len(json.dumps(predictor.predict(instances, full, float("inf")), separators=(",", ":")))
+    estimate = predictor.response_bytes(instances, full)
+    assert actual <= estimate <= 3 * actual, (actual, estimate)
+
+
+def test_an_answer_over_the_response_limit_is_refused_before_it_is_computed(embeddings_bundle):
+    predictors = load_predictors(embeddings_bundle)
+    computed = []
+    predictors["embeddings"].neighbours = lambda *args: computed.append(1) or []
+    client = create_app(predictors, ServeSettings.from_env({"KINDLING_MAX_RESPONSE_MB": "1"})).test_client()
+    response = invoke(client, {"instances": ["football"] * 2000, "configuration": {"output": "neighbours", "k": 1000}})
+    assert response.status_code == 413 and response.json["error"]["code"] == "response_too_large"
+    assert "KINDLING_MAX_RESPONSE_MB" in response.json["error"]["message"] and computed == []
+    lines = "\n".join(["football"] * 50000).encode()
+    assert invoke(client, lines, "text/plain").status_code == 413  # batch lines: every line's answer counts

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from container.entity_kb import MemoryKB, Statistics
-from container.tagme import RankingParams, annotate, milne_witten, spot
+from container.tagme import Mention, RankingParams, _resolve_overlaps, annotate, milne_witten, spot
 from container.tokenizer import Tokenizer
 
 
@@ -68,3 +69,37 @@ def test_epsilon_bounds_pick_the_best_vote_or_the_most_common(epsilon):
     params = RankingParams(rho_threshold=0.0, epsilon=epsilon)
     car = annotate(_kb(), Tokenizer(), "The Jaguar had a new engine", params)["annotations"]
     assert car[0]["title"] == ("Jaguar Cars" if epsilon == 0 else "Jaguar")
+
+
+def _overlaps_by_scan(found, params):
+    """The rule as first written: every kept spot checked against every new one (quadratic)."""
+    kept = []
+    for mention in sorted(found, key=lambda m: (-(m.end - m.start), -m.link_probability, m.start)):
+        overlapping = [k for k in kept if k.start < mention.end and mention.start < k.end]
+        if not overlapping:
+            kept.append(mention)
+        elif all(mention.link_probability >= params.lp_factor * k.link_probability for k in overlapping):
+            kept = [k for k in kept if k not in overlapping] + [mention]
+    return sorted(kept, key=lambda m: m.start)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 12), st.sampled_from([0.01, 0.05, 0.2, 0.5, 1.0])),
+                max_size=40), st.sampled_from([1.0, 2.0, 5.0]))
+def test_overlap_resolution_by_bisection_keeps_what_the_scan_kept(spans, lp_factor):
+    found = [Mention(start, start + length, f"a{start}-{length}", lp, [(1, 1.0)]) for start, length, lp in spans]
+    params = RankingParams(lp_factor=lp_factor)
+    assert _resolve_overlaps(list(found), params, lambda: None) == _overlaps_by_scan(list(found), params)
+
+
+def test_a_tick_that_raises_stops_annotation_inside_a_long_text():
+    calls = []
+
+    def tick():
+        calls.append(1)
+        if len(calls) > 3:
+            raise TimeoutError("deadline")
+
+    with pytest.raises(TimeoutError):
+        annotate(_kb(), Tokenizer(), "jaguar engine jungle new york " * 200, RankingParams(), tick=tick)
+    assert len(calls) == 4
