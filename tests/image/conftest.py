@@ -31,3 +31,36 @@ def image_bundle(tmp_path_factory):
     result = run_image("train", volumes={root: "/opt/ml"})
     assert result.returncode == 0, result.stdout + result.stderr
     return Paths(base=root, input=root / "input"), result
+
+
+def writable(path):
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o777)
+    return path
+
+
+@pytest.fixture(scope="session")
+def wiki_bundle(tmp_path_factory):
+    """`train --sample embeddings`: the English Wikipedia sample dump baked into the image, prepared and
+    trained (skipgram, subwords) in one job (shared by the word-vector and the hostile-client tests)."""
+    model = writable(tmp_path_factory.mktemp("wiki") / "model")
+    result = run_image("train", "--sample", "embeddings", volumes={model: "/opt/ml/model"}, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return model, result
+
+
+@pytest.fixture(scope="session")
+def entity_kb_fast(tmp_path_factory):
+    """The entity KB of the Wikipedia sample baked into the image, without the cross-validation (about 20 s)."""
+    root = tmp_path_factory.mktemp("kb-fast") / "ml"
+    train = writable(root / "input" / "data" / "train")
+    writable(root / "input" / "config")
+    (root / "input" / "config" / "hyperparameters.json").write_text('{"mode": "entities", "evaluation": "false"}')
+    copied = run_image("/opt/kindling/sample/entities/input/data/train/enwiki-sample.xml.bz2", "/train/",
+                       volumes={train: "/train"}, extra=["--entrypoint", "cp"])
+    assert copied.returncode == 0, copied.stderr
+    writable(root / "model")
+    open_permissions(root)
+    result = run_image("train", volumes={root: "/opt/ml"}, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return root / "model"

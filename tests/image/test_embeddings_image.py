@@ -18,22 +18,6 @@ CINEMA = {"films", "award", "awards", "academy", "director", "directors", "pictu
           "movie", "movies", "screenplay", "cinema", "documentary", "oscars", "directed", "hollywood"}
 
 
-def writable(path):
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o777)
-    return path
-
-
-@pytest.fixture(scope="module")
-def wiki_bundle(tmp_path_factory):
-    """`train --sample embeddings`: the English Wikipedia sample dump baked into the image, prepared and
-    trained (skipgram, subwords) in one job."""
-    model = writable(tmp_path_factory.mktemp("wiki") / "model")
-    result = run_image("train", "--sample", "embeddings", volumes={model: "/opt/ml/model"}, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return model, result
-
-
 def test_wikipedia_dump_to_every_artifact(wiki_bundle):
     from gensim.models import KeyedVectors
     from spacy.vocab import Vocab
