@@ -115,9 +115,13 @@ def openapi(task_kinds: dict[str, type], settings: ServeSettings) -> dict:
                         "application/json": {"schema": {"type": "array", "items": _any_of(responses)}},
                         "application/jsonlines": {"schema": {"type": "string", "description": LINES["answers"]}}}},
                     "400": _error_response(f"the body is not valid JSON, not of this shape, or has more than "
-                                           f"{settings.max_instances} instances"),
+                                           f"{settings.max_instances} instances; or it ended before its "
+                                           "Content-Length (incomplete_body), or its chunking is malformed"),
                     "406": _error_response("Accept names no type the server writes"),
-                    "413": _error_response(f"body over {limit} bytes"),
+                    "408": _error_response(f"the headers took over {settings.header_timeout:g} s, or the body "
+                                           f"paused over {settings.body_timeout:g} s"),
+                    "413": _error_response(f"body over {limit} bytes (request_entity_too_large), or an answer "
+                                           f"over {settings.max_response_bytes} bytes (response_too_large)"),
                     "415": _error_response("Content-Type is not application/json"),
                     "503": _error_response("no usable bundle, or the request ran past its deadline"),
                 }}},

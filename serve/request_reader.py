@@ -58,19 +58,32 @@ def _bad_chunking(detail: str) -> KindlingError:
 
 class _Head(NamedTuple):
     method: bytes
-    lines: list[bytes]  # request line first, then header lines, without their CRLF
+    block: bytes  # the request line and header lines, without the blank line that ends them
     content_length: int | None
     chunked: bool
     expects_continue: bool
 
 
+CONTENT_LENGTH = b"\r\ncontent-length:"
+
+
 def _parse_head(block: bytes) -> _Head:
-    """Only what framing needs; gunicorn's parser still validates the whole head afterwards."""
-    lines = block.split(b"\r\n")
-    method = lines[0].split(b" ", 1)[0]
+    """Only what framing needs; gunicorn's parser still validates the whole head afterwards. Most requests
+    name neither Transfer-Encoding nor Expect and carry one Content-Length: they take the short way."""
+    method = block[:block.find(b" ")]
+    lower = block.lower()
+    if b"transfer-encoding" not in lower and b"expect" not in lower:
+        at = lower.find(CONTENT_LENGTH)
+        if at < 0:
+            return _Head(method, block, None, False, False)
+        if lower.find(CONTENT_LENGTH, at + 1) < 0:
+            end = lower.find(b"\r\n", at + 2)
+            return _Head(method, block, _length({block[at + len(CONTENT_LENGTH):end if end > 0 else None].strip()}),
+                         False, False)
     lengths: set[bytes] = set()
     codings: list[bytes] = []
     expects_continue = False
+    lines = block.split(b"\r\n")
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if not colon:
@@ -88,14 +101,15 @@ def _parse_head(block: bytes) -> _Head:
     if codings and codings[-1] != b"chunked":
         raise refusal(400, "bad_framing", f"Transfer-Encoding {b', '.join(codings).decode('latin-1')!r} is not "
                       "supported.", "Send Transfer-Encoding: chunked, or Content-Length.")
-    length = None
-    if lengths:
-        value = lengths.pop()
-        if lengths or not value.isdigit() or len(value) > 18:
-            raise refusal(400, "bad_framing", "The request's Content-Length is not one whole number.",
-                          "Send one Content-Length with the body's size in bytes.")
-        length = int(value)
-    return _Head(method, lines, length, bool(codings), expects_continue)
+    return _Head(method, block, _length(lengths) if lengths else None, bool(codings), expects_continue)
+
+
+def _length(values: set[bytes]) -> int:
+    value = next(iter(values))
+    if len(values) > 1 or not value.isdigit() or len(value) > 18:
+        raise refusal(400, "bad_framing", "The request's Content-Length is not one whole number.",
+                      "Send one Content-Length with the body's size in bytes.")
+    return int(value)
 
 
 class RequestReader:
@@ -221,7 +235,8 @@ class RequestReader:
         return None
 
     def _rewritten(self, body: bytes) -> bytes:
-        kept = [line for line in self.head.lines[1:]
+        request_line, *headers = self.head.block.split(b"\r\n")
+        kept = [line for line in headers
                 if line.partition(b":")[0].strip().lower() not in (b"transfer-encoding", b"content-length", b"expect")]
-        lines = [self.head.lines[0], *kept, b"Content-Length: %d" % len(body)]
+        lines = [request_line, *kept, b"Content-Length: %d" % len(body)]
         return b"\r\n".join(lines) + HEADER_END + body
