@@ -185,33 +185,36 @@ class RequestReader:
             raw = bytes(self.buffer[:end])
         return Request(raw, length <= SMALL_BODY_BYTES, bytes(self.buffer[end:]))
 
+    def _line(self, limit: int, too_long: str) -> bytes | None:
+        """The next CRLF-ended line of the chunked framing (position moves past it), None until it is here."""
+        end = self.buffer.find(b"\r\n", self.position)
+        if end < 0:
+            if len(self.buffer) - self.position > limit:
+                raise _bad_chunking(too_long)
+            return None
+        line, self.position = bytes(self.buffer[self.position:end]), end + 2
+        return line
+
     def _read_chunks(self) -> Request | None:
         buffer, limit = self.buffer, self.limits.max_body_bytes
         while True:
             if self.chunk_left == -1:
-                line_end = buffer.find(b"\r\n", self.position)
-                if line_end < 0:
-                    if len(buffer) - self.position > MAX_CHUNK_LINE:
-                        raise _bad_chunking("a chunk-size line is too long")
+                line = self._line(MAX_CHUNK_LINE, "a chunk-size line is too long")
+                if line is None:
                     break
-                size_text = bytes(buffer[self.position:line_end]).split(b";", 1)[0].strip()
+                size_text = line.split(b";", 1)[0].strip()
                 if not _HEX.fullmatch(size_text):
                     raise _bad_chunking(f"{size_text[:20]!r} is not a chunk size in hexadecimal")
                 self.chunk_left = int(size_text, 16)
-                self.position = line_end + 2
                 if self.chunk_left == 0:
                     self.chunk_left = -2
                 elif len(self.body) + self.chunk_left > limit:
                     raise too_large(limit)
             elif self.chunk_left == -2:
-                line_end = buffer.find(b"\r\n", self.position)
-                if line_end < 0:
-                    if len(buffer) - self.position > MAX_TRAILER_BYTES:
-                        raise _bad_chunking("the trailer is too long")
+                line = self._line(MAX_TRAILER_BYTES, "the trailer is too long")
+                if line is None:
                     break
-                empty = line_end == self.position
-                self.position = line_end + 2
-                if empty:  # the end of the trailer: the request is whole
+                if not line:  # the end of the trailer: the request is whole
                     leftover = bytes(buffer[self.position:])
                     return Request(self._rewritten(bytes(self.body)), len(self.body) <= SMALL_BODY_BYTES, leftover)
             else:
