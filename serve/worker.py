@@ -92,12 +92,14 @@ class HeadWithBody:
 
 
 class Reading:
-    """A connection whose next request is still arriving, with the moment it will be given up."""
+    """A connection in the event loop: its next request still arriving (or, lingering, its close under way),
+    with the moment it will be given up."""
 
-    __slots__ = ("conn", "reader", "deadline", "lingering")
+    __slots__ = ("conn", "reader", "deadline", "lingering", "fileno", "closed")
 
     def __init__(self, conn: TConn, reader: RequestReader, deadline: float):
         self.conn, self.reader, self.deadline, self.lingering = conn, reader, deadline, False
+        self.fileno, self.closed = -1, False
 
 
 class KindlingWorker(ThreadWorker):
@@ -137,10 +139,14 @@ class KindlingWorker(ThreadWorker):
 
     def _await_request(self, conn: TConn, data: bytes, deadline: float) -> None:
         state = Reading(conn, RequestReader(self.limits), deadline)
-        self.reading[conn.sock.fileno()] = state
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, state))
+        self._watch(state)
         if data:
             self._take(state, data)
+
+    def _watch(self, state: Reading) -> None:
+        state.fileno = state.conn.sock.fileno()
+        self.reading[state.fileno] = state
+        self.poller.register(state.conn.sock, selectors.EVENT_READ, partial(self._on_readable, state))
 
     def _on_readable(self, state: Reading, _sock) -> None:
         try:
@@ -184,6 +190,7 @@ class KindlingWorker(ThreadWorker):
         conn = state.conn
         self.poller.unregister(conn.sock)
         del self.reading[conn.sock.fileno()]
+        state.fileno = -1
         conn.parser = http.get_parser(self.cfg, [request.raw], conn.client)
         conn.initialized = True
         conn.leftover = request.leftover
@@ -240,9 +247,8 @@ class KindlingWorker(ThreadWorker):
             return
         state.lingering = True
         state.deadline = time.monotonic() + seconds
-        if sock.fileno() not in self.reading:
-            self.reading[sock.fileno()] = state
-            self.poller.register(sock, selectors.EVENT_READ, partial(self._on_readable, state))
+        if state.fileno < 0:
+            self._watch(state)
 
     @staticmethod
     def _write_quietly(sock: socket.socket, data: bytes) -> None:
@@ -252,13 +258,17 @@ class KindlingWorker(ThreadWorker):
             pass  # the client is gone; closing is all that is left
 
     def _forget(self, state: Reading) -> None:
-        fileno = state.conn.sock.fileno()
-        if self.reading.pop(fileno, None) is None:
+        """Close the connection, once: also one whose socket a request thread already closed (gunicorn does
+        after an error in the middle of an answer), which must still leave the connection count."""
+        if state.closed:
             return
-        try:
-            self.poller.unregister(state.conn.sock)
-        except (KeyError, ValueError, OSError):
-            pass
+        state.closed = True
+        if state.fileno >= 0 and self.reading.get(state.fileno) is state:
+            del self.reading[state.fileno]
+            try:
+                self.poller.unregister(state.conn.sock)
+            except (KeyError, ValueError, OSError):
+                pass
         self.nr_conns -= 1
         util.close(state.conn.sock)
 
