@@ -26,6 +26,7 @@ from train.environment import TrainingEnvironment
 from train import pretrained
 from train.autotune_deadline import SEARCH_OVER, AutotuneDeadline
 from train.isolated import run_isolated
+from train.limits import Limits, max_input_param, max_line_param
 from train.quantize import quantize_and_score
 from train.reports import write_reports
 from train.progress import line_progress
@@ -79,6 +80,8 @@ class SupervisedParams:
     tokenizer: str = hp.param("regex", "text normalization shared with serving", choices=SCHEMES)
     lowercase: bool = hp.param(True, "lower-case text before training and serving")
     language: str = hp.param("en", "spaCy language code for tokenizer=spacy")
+    max_line_mb: float = max_line_param()
+    max_input_gb: float = max_input_param()
 
     def validate(self) -> None:
         if self.autotune and self.early_stopping:
@@ -116,12 +119,13 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
         reading = Reading(params.input_format, params.text_field, params.label_field, params.label_prefix)
+        limits = Limits.from_params(params)
 
         def prepare(channel: str):
             content_type = env.channels[channel].content_type if channel in env.channels else None
-            sources = env.pipe_sources(channel, (params.text_field, params.label_field))
+            sources = env.pipe_sources(channel, (params.text_field, params.label_field), limits)
             return prepare_labelled(channel, env.paths.channel(channel), Path(scratch) / f"{channel}.txt", tokenizer,
-                                    reading, content_type, sources)
+                                    reading, content_type, sources, limits)
 
         train_data = prepare("train")
         if len(train_data.labels) < 2:

@@ -20,7 +20,6 @@ import importlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ import numpy as np
 
 from container import hyperparameters as hp
 from container.bundle import describe_files, digest_in_background, write_manifest
-from container.compressed import open_binary
 from container.errors import KindlingError
 from container.logs import metric
 from container.tokenizer import SCHEMES, Tokenizer
@@ -41,6 +39,7 @@ from train.corpus import prepare_corpus
 from train.environment import TrainingEnvironment
 from train.evaluation import evaluate
 from train.isolated import run_isolated
+from train.limits import InputMeter, Limits, longest_line_check, max_input_param, max_line_param, open_metered
 from train.progress import line_progress
 
 log = logging.getLogger(__name__)
@@ -82,6 +81,8 @@ class WordVectorParams:
     language: str = hp.param("en", "spaCy language code for tokenizer=spacy")
     lowercase: bool = hp.param(True, "lower-case when preparing and when looking words up")
     text_field: str = hp.param("text", "the JSON Lines field holding the text (prepare=true)")
+    max_line_mb: float = max_line_param()
+    max_input_gb: float = max_input_param()
 
     def validate(self) -> None:
         if self.subwords and self.min_char > self.max_char:
@@ -102,19 +103,37 @@ class ImportParams:
     tokenizer: str = hp.param("regex", "tokenizer for serving sentences", choices=SCHEMES)
     language: str = hp.param("en", "spaCy language code for tokenizer=spacy")
     lowercase: bool = hp.param(False, "lower-case words before looking them up")
+    max_line_mb: float = max_line_param()
+    max_input_gb: float = max_input_param()
+
+
+def _copy_checked(sources: list, out, limits: Limits, meter: InputMeter) -> None:
+    """Copy the files (decompressed) into out, one after the other, checking line lengths on the way."""
+    for path in sources:
+        state = [0, 0]
+        with open_metered(path, meter) as handle:
+            while block := handle.read(1 << 20):
+                longest_line_check(block, path, limits.max_line_bytes, state)
+                if out is not None:
+                    out.write(block)
+        if out is not None:
+            out.write(b"\n")
 
 
 def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Tokenizer, scratch: Path) -> tuple[Path, dict | None]:
-    """The file fastText reads: the prepared corpus, the channel's one plain file, or its files joined."""
+    """The file fastText reads: the prepared corpus, the channel's one plain file, or its files joined.
+    Every line is checked against max_line_mb on the way: gensim reads a line whole."""
     channel = env.paths.channel("train")
-    pipe = env.pipe_sources("train")
+    limits = Limits.from_params(params)
+    meter = InputMeter("the 'train' channel", limits)
+    pipe = env.pipe_sources("train", limits=limits)
     if pipe is not None:  # Pipe mode: read the FIFO once, straight into preparation (or into fastText's file)
         if params.prepare:
-            summary = prepare_corpus(pipe, scratch / "prepared", tokenizer, params.text_field)
+            summary = prepare_corpus(pipe, scratch / "prepared", tokenizer, params.text_field, limits=limits)
             return scratch / "prepared" / "corpus.txt", summary
         joined = scratch / "corpus.txt"
-        with open(joined, "wb") as out, open_binary(pipe[0]) as handle:
-            shutil.copyfileobj(handle, out, 1 << 20)
+        with open(joined, "wb") as out:
+            _copy_checked(pipe, out, limits, meter)
         return joined, None
     if not channel.is_dir():
         raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
@@ -126,18 +145,16 @@ def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Token
         reused = store.find("prepared-corpus", key)
         if reused is not None:
             return reused / "corpus.txt", json.loads((reused / "summary.json").read_text(encoding="utf-8"))
-        summary = prepare_corpus([channel], scratch / "prepared", tokenizer, params.text_field)
+        summary = prepare_corpus([channel], scratch / "prepared", tokenizer, params.text_field, limits=limits)
         store.save("prepared-corpus", key, scratch / "prepared")
         return scratch / "prepared" / "corpus.txt", summary
     files = channel_files("train", channel, "text files (one sentence per line), or raw text with prepare=true")
     if len(files) == 1 and files[0].suffix not in (".gz", ".bz2"):
+        _copy_checked(files, None, limits, meter)  # read once to check, handed to the engine as it is
         return files[0], None
     joined = scratch / "corpus.txt"
     with open(joined, "wb") as out:
-        for path in files:
-            with open_binary(path) as handle:
-                shutil.copyfileobj(handle, out, 1 << 20)
-            out.write(b"\n")
+        _copy_checked(files, out, limits, meter)
     return joined, None
 
 
@@ -317,7 +334,7 @@ def import_vectors(env: TrainingEnvironment, stage: Path) -> dict:
         raise KindlingError(f"The 'train' channel ({channel}) holds {len(entries)} entries; mode=vectors needs one "
                             "word2vec text file or one spaCy vocab directory.", code="bad_vectors",
                             hint="Put exactly one vectors file or directory in the channel.")
-    words, matrix = vector_files.read_any(source)
+    words, matrix = vector_files.read_any(source, Limits.from_params(params))
     log.info("read %d vectors of dimension %d from %s", len(words), matrix.shape[1], source)
     vector_files.write_matrix(stage, words, matrix)
     spec = {"files": {"matrix": vector_files.MATRIX_FILE, "vocabulary": vector_files.VOCABULARY_FILE},

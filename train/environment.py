@@ -47,15 +47,16 @@ class TrainingEnvironment:
     def mode(self) -> str:
         return str(self.hyperparameters["mode"])
 
-    def pipe_sources(self, channel: str, attributes: tuple[str, ...] | None = None) -> list | None:
+    def pipe_sources(self, channel: str, attributes: tuple[str, ...] | None = None, limits=None) -> list | None:
         """[the channel's epoch-0 FIFO] when the channel is in Pipe mode (train/pipe.py), else None.
         `attributes`: an augmented manifest's AttributeNames, for RecordIO-wrapped channels."""
         config = self.channels.get(channel)
         if config is None or config.input_mode != "Pipe":
             return None
+        from train.limits import Limits
         from train.pipe import pipe_source
 
-        return [pipe_source(self.paths.data_dir, channel, config.record_wrapper, attributes)]
+        return [pipe_source(self.paths.data_dir, channel, config.record_wrapper, attributes, limits or Limits())]
 
 
 def _read_json_file(path: Path, what: str, *, required: bool) -> dict | None:

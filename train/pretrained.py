@@ -29,7 +29,7 @@ def find_vectors(directory: Path) -> Path | None:
 def check_dimension(path: Path, vector_dim: int) -> int:
     """The file's vector count; raises when its header is not `<count> <dim>` or dim != vector_dim."""
     with open(path, "rb") as handle:
-        header = handle.readline().split()
+        header = handle.readline(256).split()  # a header is two numbers; never read a huge first line whole
     if len(header) != 2 or not all(part.isdigit() for part in header):
         raise KindlingError(f"{path} does not start with a word2vec header line `<count> <dimension>`.",
                             code="bad_pretrained", hint="Export the vectors in word2vec text format (.vec).")

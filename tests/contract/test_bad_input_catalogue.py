@@ -66,6 +66,15 @@ TRAINING = [
     ("w2v-dimension", dict(hyperparameters={**W2V, "vector_dim": "5000"}), "must be at most 1000"),
     ("w2v-char-ngrams", dict(hyperparameters={**W2V, "subwords": "true", "min_char": "6", "max_char": "3"}),
      "min_char=6 is larger than max_char=3"),
+    # hostile or pathological inputs (issue 18)
+    ("line-too-long", dict(hyperparameters={**HP, "max_line_mb": "0.001"},
+                           channels={"train": {"t.txt": "__label__a ok\n__label__b " + "x " * 1000 + "\n"}}),
+     "line 2: the line is longer than"),
+    ("w2v-line-too-long", dict(hyperparameters={**W2V, "max_line_mb": "0.001"},
+                               channels={"train": {"c.txt": "a b\n" + "c " * 1000}}),
+     "line 2: the line is longer than"),
+    ("input-too-large", dict(hyperparameters={**HP, "max_input_gb": "0.000001"}),
+     "GB of input after decompression"),
     ("vectors-ragged", dict(hyperparameters={"mode": "vectors"}, channels={"train": {"v.txt": "a 0.1 0.2\nb 0.3\n"}}),
      "1 values where earlier lines have 2"),
 ]

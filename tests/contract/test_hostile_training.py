@@ -1,0 +1,42 @@
+"""Training jobs fed hostile or pathological inputs (issue 18) end with a sentence, never a kill or a
+"kindling bug", and leave /opt/ml/model as it was."""
+
+import json
+import os
+
+import pytest
+
+from container.paths import Paths
+from tests.sagemaker_tree import FAST_HYPERPARAMETERS, make_tree
+from train.job import run
+
+pytestmark = pytest.mark.contract
+W2V = {"mode": "skipgram", "min_count": "1", "epochs": "1", "vector_dim": "10", "evaluation": "false"}
+
+
+def _job(tmp_path, hyperparameters, channels=None, **kwargs) -> tuple[Paths, int, str]:
+    root = make_tree(tmp_path / "ml", hyperparameters, channels, **kwargs)
+    (root / "model" / "model.bin").write_bytes(b"previous")
+    paths = Paths(base=root, input=root / "input")
+    code = run(paths)
+    failure = paths.failure.read_text() if paths.failure.exists() else ""
+    if code:
+        assert [p.name for p in paths.model.iterdir()] == ["model.bin"], "a failed job left debris or a partial model"
+        assert "Traceback" not in failure and "kindling bug" not in failure, failure
+    return paths, code, failure
+
+
+@pytest.mark.parametrize("hyperparameters, name", [
+    ({**FAST_HYPERPARAMETERS, "max_line_mb": "0.01"}, "long.txt"),
+    ({**FAST_HYPERPARAMETERS, "max_line_mb": "0.01"}, "long.jsonl"),
+    ({**W2V, "max_line_mb": "0.01"}, "long.txt"),
+    ({**W2V, "max_line_mb": "0.01", "prepare": "true"}, "long.txt"),
+])
+def test_a_line_over_the_limit_fails_naming_file_and_line(tmp_path, hyperparameters, name):
+    if name.endswith(".jsonl"):
+        text = '{"source": "fine", "label": "a"}\n{"source": "' + "word " * 3000 + '", "label": "b"}\n'
+    else:
+        text = "__label__a fine\n" + "__label__b " + "word " * 3000 + "\n"
+    _, code, failure = _job(tmp_path, hyperparameters, {"train": {name: text}})
+    assert code == 1
+    assert f"{name}, line 2: the line is longer than 10,485 bytes (max_line_mb)" in failure, failure
