@@ -67,6 +67,10 @@ TRAINING = [
     ("w2v-char-ngrams", dict(hyperparameters={**W2V, "subwords": "true", "min_char": "6", "max_char": "3"}),
      "min_char=6 is larger than max_char=3"),
     # hostile or pathological inputs (issue 18)
+    ("config-deep", dict(hyperparameters='{"mode": ' + "[" * 100_000 + "]" * 100_000 + "}"), "is nested too deeply to read"),
+    ("value-too-long", dict(hyperparameters={**HP, "label_prefix": "x" * 2501}),
+     "label_prefix: a value of 2,501 characters"),
+    ("key-too-long", dict(hyperparameters={**HP, "k" * 101: "1"}), "a key of 101 characters"),
     ("line-too-long", dict(hyperparameters={**HP, "max_line_mb": "0.001"},
                            channels={"train": {"t.txt": "__label__a ok\n__label__b " + "x " * 1000 + "\n"}}),
      "line 2: the line is longer than"),

@@ -40,3 +40,17 @@ def test_a_line_over_the_limit_fails_naming_file_and_line(tmp_path, hyperparamet
     _, code, failure = _job(tmp_path, hyperparameters, {"train": {name: text}})
     assert code == 1
     assert f"{name}, line 2: the line is longer than 10,485 bytes (max_line_mb)" in failure, failure
+
+
+def test_a_50_mb_label_prefix_is_refused_at_once(tmp_path):
+    import time
+
+    started = time.monotonic()
+    _, code, failure = _job(tmp_path, {**FAST_HYPERPARAMETERS, "label_prefix": "__" + "x" * 50_000_000})
+    assert code == 1 and time.monotonic() - started < 2
+    assert "label_prefix: a value of 50,000,002 characters" in failure and len(failure) < 1000
+
+
+def test_a_hyperparameters_file_100000_deep_is_a_sentence(tmp_path):
+    _, code, failure = _job(tmp_path, "[" * 100_000 + "]" * 100_000)
+    assert code == 1 and "is nested too deeply to read" in failure
