@@ -18,6 +18,7 @@ from typing import Iterator
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from train.formats import Reading, format_of, records
+from train.listing import regular_files
 from train.limits import InputMeter, Limits, bounded_lines, line_blocks, open_metered
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,7 @@ def channel_files(channel: str, directory: Path,
             f"The {channel!r} channel is missing: {directory} does not exist.", code="missing_channel",
             hint=f"Give the training job a {channel!r} channel (input/data/{channel}/ with {contents}).",
         )
-    files = sorted(p for p in directory.rglob("*")
-                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+    files = regular_files(directory)
     if not files:
         raise KindlingError(f"The {channel!r} channel ({directory}) contains no files.", code="empty_channel",
                             hint=f"Put {contents} in it.")

@@ -38,6 +38,7 @@ from container.compressed import stem_suffixes
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from train.isolated import leave_stopping_to_parent
+from train.listing import regular_files
 from train.limits import DEFAULT_MAX_LINE_MB, GB, MB, InputMeter, Limits, line_blocks, line_too_long, open_metered
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,7 @@ def corpus_files(inputs: Iterable[Path]) -> list[Path]:
         if root.is_file():
             found.append(root)
         elif root.is_dir():
-            found += sorted(p for p in root.rglob("*") if p.is_file()
-                            and not any(part.startswith(".") for part in p.relative_to(root).parts))
+            found += regular_files(root)
         else:
             raise KindlingError(f"The corpus input {root} does not exist.", code="missing_input",
                                 hint="Name a directory or file of raw text, JSON Lines or a Wikipedia XML dump.")

@@ -39,6 +39,7 @@ from train.corpus import prepare_corpus
 from train.environment import TrainingEnvironment
 from train.evaluation import evaluate
 from train.isolated import run_isolated
+from train.listing import readable, regular_files
 from train.limits import InputMeter, Limits, longest_line_check, max_input_param, max_line_param, open_metered
 from train.progress import line_progress
 
@@ -139,7 +140,7 @@ def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Token
         raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
                             hint="Give the job a 'train' channel of text (one sentence per line).")
     if params.prepare:
-        files = sorted(p for p in channel.rglob("*") if p.is_file())
+        files = regular_files(channel)
         store = CheckpointStore(env.paths.checkpoints)
         key = fingerprint(files, {"tokenizer": tokenizer.to_manifest(), "text_field": params.text_field})
         reused = store.find("prepared-corpus", key)
@@ -325,7 +326,8 @@ def import_vectors(env: TrainingEnvironment, stage: Path) -> dict:
     if not channel.is_dir():
         raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
                             hint="Put a word2vec text file or a spaCy vocab directory in the 'train' channel.")
-    entries = [p for p in sorted(channel.iterdir()) if not p.name.startswith(".")]
+    real_channel = channel.resolve()
+    entries = [p for p in sorted(channel.iterdir()) if not p.name.startswith(".") and readable(p, real_channel)]
     if (channel / "vectors").exists() or (channel / "vocab" / "vectors").exists():
         source = channel  # the channel is itself a spaCy vocab (or pipeline) directory
     elif len(entries) == 1:

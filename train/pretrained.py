@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from container.errors import KindlingError
+from train.listing import regular_files
 
 CHANNEL = "pretrained"
 
@@ -18,7 +19,7 @@ def find_vectors(directory: Path) -> Path | None:
     """The one word2vec text file in the pretrained channel, or None when there is no such channel."""
     if not directory.is_dir():
         return None
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = regular_files(directory)
     if len(files) != 1:
         raise KindlingError(
             f"The 'pretrained' channel ({directory}) holds {len(files)} files; it must hold exactly one "

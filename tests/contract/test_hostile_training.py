@@ -54,3 +54,33 @@ def test_a_50_mb_label_prefix_is_refused_at_once(tmp_path):
 def test_a_hyperparameters_file_100000_deep_is_a_sentence(tmp_path):
     _, code, failure = _job(tmp_path, "[" * 100_000 + "]" * 100_000)
     assert code == 1 and "is nested too deeply to read" in failure
+
+
+def test_mode_vectors_with_only_a_fifo_is_refused_without_opening_it(tmp_path, caplog):
+    import time
+
+    root = make_tree(tmp_path / "ml", {"mode": "vectors"}, {"train": {}})
+    os.mkfifo(root / "input" / "data" / "train" / "vectors.txt")
+    started = time.monotonic()
+    code = run(Paths(base=root, input=root / "input"))  # opening the FIFO would block this test for ever
+    assert code == 1 and time.monotonic() - started < 5
+    assert "holds 0 entries" in (root / "output" / "failure").read_text()
+    assert "it is a FIFO, not a regular file" in caplog.text
+
+
+def test_special_files_and_links_out_of_the_channel_are_skipped(tmp_path, caplog):
+    from tests.sagemaker_tree import labelled_lines
+
+    outside = tmp_path / "secret.txt"
+    outside.write_text("__label__secret root:x:0:0:root:/root:/bin/bash\n" * 50)
+    root = make_tree(tmp_path / "ml", FAST_HYPERPARAMETERS,
+                     {"train": {"t.txt": "\n".join(labelled_lines(300, 1)) + "\n"}})
+    channel = root / "input" / "data" / "train"
+    os.mkfifo(channel / "pipe.txt")
+    (channel / "passwd.txt").symlink_to(outside)
+    (channel / "again.txt").symlink_to(channel / "t.txt")  # a link inside the channel is read
+    paths = Paths(base=root, input=root / "input")
+    assert run(paths) == 0, paths.failure.read_text()
+    labels = json.loads((paths.model / "manifest.json").read_text())["tasks"]["classification"]["labels"]
+    assert "__label__secret" not in labels and len(labels) == 3
+    assert "pipe.txt: it is a FIFO" in caplog.text and f"a symbolic link to {outside}, outside the channel" in caplog.text
