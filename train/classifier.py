@@ -26,7 +26,7 @@ from train.environment import TrainingEnvironment
 from train import pretrained
 from train.autotune_deadline import SEARCH_OVER, AutotuneDeadline
 from train.isolated import run_isolated
-from train.limits import Limits, max_input_param, max_line_param
+from train.limits import MAX_BUCKETS, Limits, check_input_matrix, max_input_param, max_line_param
 from train.quantize import quantize_and_score
 from train.reports import write_reports
 from train.progress import line_progress
@@ -50,7 +50,7 @@ class SupervisedParams:
     vector_dim: int = hp.param(100, "size of word vectors", aliases=("dim",), minimum=1, maximum=10000)
     word_ngrams: int = hp.param(2, "length of word n-grams used as features", aliases=("wordNgrams",),
                                 minimum=1, maximum=10)
-    buckets: int = hp.param(2000000, "hash buckets for n-grams", aliases=("bucket",), minimum=1)
+    buckets: int = hp.param(2000000, "hash buckets for n-grams", aliases=("bucket",), minimum=1, maximum=MAX_BUCKETS)
     min_char: int = hp.param(0, "shortest character n-gram (0 = off)", aliases=("minn",), minimum=0)
     max_char: int = hp.param(0, "longest character n-gram (0 = off)", aliases=("maxn",), minimum=0)
     window_size: int = hp.param(5, "context window (fastText ws)", aliases=("ws",), minimum=1)
@@ -110,6 +110,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     """Train on the `train` channel, score on `validation` if given, write model.bin + manifest into stage."""
     params = hp.parse(SupervisedParams, env.hyperparameters, mode="supervised")
     params.validate()
+    check_input_matrix(params.buckets, params.vector_dim)
     tokenizer = Tokenizer(scheme=params.tokenizer, lowercase=params.lowercase, language=params.language)
     extra = sorted(set(env.channels) - {"train", "validation", pretrained.CHANNEL})
     if extra:

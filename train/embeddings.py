@@ -40,7 +40,7 @@ from train.environment import TrainingEnvironment
 from train.evaluation import evaluate
 from train.isolated import run_isolated
 from train.listing import readable, regular_files
-from train.limits import InputMeter, Limits, longest_line_check, max_input_param, max_line_param, open_metered
+from train.limits import MAX_BUCKETS, InputMeter, Limits, check_input_matrix, longest_line_check, max_input_param, max_line_param, open_metered
 from train.progress import line_progress
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,8 @@ class WordVectorParams:
     subwords: bool = hp.param(False, "learn character n-gram vectors too (vectors for unseen words)")
     min_char: int = hp.param(3, "shortest character n-gram when subwords=true", aliases=("minn",), minimum=1)
     max_char: int = hp.param(6, "longest character n-gram when subwords=true", aliases=("maxn",), minimum=1)
-    buckets: int = hp.param(2000000, "hash buckets for character n-grams", aliases=("bucket",), minimum=1)
+    buckets: int = hp.param(2000000, "hash buckets for character n-grams", aliases=("bucket",), minimum=1,
+                            maximum=MAX_BUCKETS)
     batch_size: int = hp.param(11, "BlazingText batch_skipgram's GPU batch size; accepted, not used on CPU",
                                minimum=1)
     evaluation: bool = hp.param(True, "score the vectors on WS-353, SimLex-999 and the analogy set")
@@ -281,6 +282,8 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     mode = env.mode
     params = hp.parse(WordVectorParams, env.hyperparameters, mode=mode)
     params.validate()
+    if params.subwords:
+        check_input_matrix(params.buckets, params.vector_dim)
     tokenizer = Tokenizer(params.tokenizer, params.lowercase, params.language)
     extra = sorted(set(env.channels) - {"train"})
     if extra:

@@ -177,3 +177,42 @@ def max_input_param():
 
     return hp.param(0.0, "stop with an error after this many GB of input, counted after decompression "
                     "(0 = no cap)", minimum=0)
+
+
+# fastText keeps `bucket` in an int32 (src/args.h) and allocates its input matrix as nwords + bucket rows of
+# dim floats (src/fasttext.cc), nwords itself an int32 of at most 30,000,000 (MAX_VOCAB_SIZE in
+# src/dictionary.h): past this the row count overflows. (buckets=3e9 failed inside fastText's binding and
+# 2e9 asked for 800 GB; both ended as "kindling bug".)
+MAX_BUCKETS = 2**31 - 1 - 30_000_000
+
+
+def memory_bytes() -> int:
+    """The memory this process may use: the container's cgroup limit (v2 or v1) or the machine's RAM."""
+    found = []
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            found.append(int(text))
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return min(found) if found else 0
+
+
+def check_input_matrix(buckets: int, vector_dim: int) -> None:
+    """Refuse, before any data is read, hash buckets whose matrix alone (buckets x vector_dim float32) is
+    larger than the memory the container has: fastText would be killed (or throw std::bad_alloc) later."""
+    needed, available = buckets * vector_dim * 4, memory_bytes()
+    if available and needed > available:
+        raise KindlingError(
+            f"buckets={buckets} x vector_dim={vector_dim} x 4 bytes is a {needed / 1e9:,.1f} GB n-gram matrix, "
+            f"more than the {available / 1e9:,.1f} GB of memory this container has.", code="model_too_large",
+            hint="Lower buckets (2000000 is the default; 100000 is plenty for a small data set) or vector_dim, "
+                 "or use an instance with more memory.")

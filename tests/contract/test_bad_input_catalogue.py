@@ -68,6 +68,10 @@ TRAINING = [
      "min_char=6 is larger than max_char=3"),
     # hostile or pathological inputs (issue 18)
     ("config-deep", dict(hyperparameters='{"mode": ' + "[" * 100_000 + "]" * 100_000 + "}"), "is nested too deeply to read"),
+    ("buckets-3e9", dict(hyperparameters={**HP, "buckets": "3e9"}), "buckets='3e9' must be at most 2117483647"),
+    ("buckets-2e9", dict(hyperparameters={**HP, "buckets": "2e9"}), "GB n-gram matrix, more than the"),
+    ("w2v-buckets-2e9", dict(hyperparameters={**W2V, "subwords": "true", "buckets": "2e9", "vector_dim": "100"}),
+     "GB n-gram matrix, more than the"),
     ("value-too-long", dict(hyperparameters={**HP, "label_prefix": "x" * 2501}),
      "label_prefix: a value of 2,501 characters"),
     ("key-too-long", dict(hyperparameters={**HP, "k" * 101: "1"}), "a key of 101 characters"),
