@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from container.disk import is_write_error, write_error
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from train.formats import Reading, format_of, records
@@ -163,6 +164,8 @@ def prepare_labelled(channel: str, directory: Path, out_path: Path, tokenizer: T
                 for labels, raw in records(path, _lines(path, limits, meter), file_format, reading):
                     writer.record(labels, raw)
     except OSError as exc:
+        if is_write_error(exc):  # the normalized copy goes to scratch space: a full disk is not a read error
+            raise write_error(out_path, exc) from exc
         raise KindlingError(f"Cannot read the {channel!r} channel: {exc}.", code="unreadable_channel",
                             hint="Check the files' permissions and that the volume is mounted.") from exc
     if prepared.examples == 0:

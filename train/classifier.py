@@ -29,6 +29,7 @@ from train.isolated import run_isolated
 from train.limits import MAX_BUCKETS, Limits, check_input_matrix, max_input_param, max_line_param
 from train.quantize import quantize_and_score
 from train.reports import write_reports
+from train.saving import save_checked
 from train.progress import line_progress
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ def fit_and_score(train_path: str, validation_path: str | None, args: dict, mode
     if validation_path:
         result["validation"] = _scores(model, validation_path, len(labels))
     if labels:
-        model.save_model(model_path)
+        save_checked(model.save_model, Path(model_path))
     return result
 
 

@@ -35,6 +35,7 @@ from typing import Iterable, Iterator
 
 from container import wikipedia
 from container.compressed import stem_suffixes
+from container.disk import writing
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from train.isolated import leave_stopping_to_parent
@@ -279,7 +280,7 @@ def prepare_corpus(inputs: list[Path], out_dir: Path, tokenizer: Tokenizer, text
                      megabytes / (now - started), counts.sentences, counts.tokens)
 
     batches = _batches(paragraphs(files, text_field, counts, limits, InputMeter("the corpus input", limits)))
-    with open(out_dir / CORPUS_FILE, "w", encoding="utf-8") as out:
+    with writing(out_dir / CORPUS_FILE), open(out_dir / CORPUS_FILE, "w", encoding="utf-8") as out:
         if processes == 1:
             for batch in batches:
                 consume(tokenize_batch(tokenizer, batch))

@@ -29,6 +29,7 @@ import numpy as np
 
 from container import hyperparameters as hp
 from container.bundle import describe_files, digest_in_background, write_manifest
+from container.disk import writing
 from container.errors import KindlingError
 from container.logs import metric
 from container.tokenizer import SCHEMES, Tokenizer
@@ -42,6 +43,7 @@ from train.isolated import run_isolated
 from train.listing import readable, regular_files
 from train.limits import MAX_BUCKETS, InputMeter, Limits, check_input_matrix, longest_line_check, max_input_param, max_line_param, open_metered
 from train.progress import line_progress
+from train.saving import save_checked
 
 log = logging.getLogger(__name__)
 TASK = "embeddings"
@@ -134,7 +136,7 @@ def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Token
             summary = prepare_corpus(pipe, scratch / "prepared", tokenizer, params.text_field, limits=limits)
             return scratch / "prepared" / "corpus.txt", summary
         joined = scratch / "corpus.txt"
-        with open(joined, "wb") as out:
+        with writing(joined), open(joined, "wb") as out:
             _copy_checked(pipe, out, limits, meter)
         return joined, None
     if not channel.is_dir():
@@ -155,7 +157,7 @@ def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Token
         _copy_checked(files, None, limits, meter)  # read once to check, handed to the engine as it is
         return files[0], None
     joined = scratch / "corpus.txt"
-    with open(joined, "wb") as out:
+    with writing(joined), open(joined, "wb") as out:
         _copy_checked(files, out, limits, meter)
     return joined, None
 
@@ -168,11 +170,12 @@ def fit_vectors(corpus: str, args: dict, stage: str) -> dict:
     model = fasttext.train_unsupervised(input=corpus, verbose=2, **args)
     seconds = time.monotonic() - started
     words, counts = model.get_words(include_freq=True)
-    model.save_model(str(Path(stage) / BINARY_FILE))
+    save_checked(model.save_model, Path(stage) / BINARY_FILE)
     matrix = np.empty((len(words), model.get_dimension()), dtype=np.float32)
     for row, word in enumerate(words):
         matrix[row] = model.get_word_vector(word)
-    vector_files.write_matrix(Path(stage), list(words), matrix)
+    with writing(Path(stage)):
+        vector_files.write_matrix(Path(stage), list(words), matrix)
     tokens = int(np.asarray(counts, dtype=np.int64).sum())
     return {"words": len(words), "real_words": sum(1 for word in words if word != "</s>"), "tokens": tokens, "seconds": round(seconds, 3),
             "words_per_second_per_thread": round(tokens * args["epoch"] / seconds / args["thread"]) if seconds else None}
@@ -198,9 +201,11 @@ def fit_vectors_gensim(corpus: str, args: dict, stage: str) -> dict:
     words = list(model.wv.index_to_key)
     if not words:
         raise ValueError("Empty vocabulary")
-    save_facebook_model(model, str(Path(stage) / BINARY_FILE))
+    with writing(Path(stage) / BINARY_FILE):
+        save_facebook_model(model, str(Path(stage) / BINARY_FILE))
     matrix = np.ascontiguousarray(model.wv[words], dtype=np.float32)
-    vector_files.write_matrix(Path(stage), words, matrix)
+    with writing(Path(stage)):
+        vector_files.write_matrix(Path(stage), words, matrix)
     tokens = int(model.corpus_total_words)
     return {"words": len(words), "real_words": len(words), "tokens": tokens, "seconds": round(seconds, 3),
             "words_per_second_per_thread": round(tokens * args["epoch"] / seconds / args["thread"]) if seconds else None}
