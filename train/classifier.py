@@ -26,7 +26,7 @@ from train.environment import TrainingEnvironment
 from train import pretrained
 from train.autotune_deadline import SEARCH_OVER, AutotuneDeadline
 from train.isolated import run_isolated
-from train.limits import MAX_BUCKETS, Limits, check_input_matrix, max_input_param, max_line_param
+from train.limits import MAX_BUCKETS, READING_OOM_HINT, Limits, check_input_matrix, max_input_param, max_line_param
 from train.quantize import quantize_and_score
 from train.reports import write_reports
 from train.saving import save_checked
@@ -126,8 +126,10 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
         def prepare(channel: str):
             content_type = env.channels[channel].content_type if channel in env.channels else None
             sources = env.pipe_sources(channel, (params.text_field, params.label_field), limits)
-            return prepare_labelled(channel, env.paths.channel(channel), Path(scratch) / f"{channel}.txt", tokenizer,
-                                    reading, content_type, sources, limits)
+            # in a child: a reader that runs out of memory is killed there, and this process says so
+            return run_isolated(prepare_labelled, channel, env.paths.channel(channel), Path(scratch) / f"{channel}.txt",
+                                tokenizer, reading, content_type, sources, limits, start_method="fork",
+                                what=f"Preparing the {channel!r} channel", oom_hint=READING_OOM_HINT)
 
         train_data = prepare("train")
         if len(train_data.labels) < 2:

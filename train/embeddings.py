@@ -41,7 +41,7 @@ from train.environment import TrainingEnvironment
 from train.evaluation import evaluate
 from train.isolated import run_isolated
 from train.listing import readable, regular_files
-from train.limits import MAX_BUCKETS, InputMeter, Limits, check_input_matrix, longest_line_check, max_input_param, max_line_param, open_metered
+from train.limits import MAX_BUCKETS, READING_OOM_HINT, InputMeter, Limits, check_input_matrix, longest_line_check, max_input_param, max_line_param, open_metered
 from train.progress import line_progress
 from train.saving import save_checked
 
@@ -125,8 +125,33 @@ def _copy_checked(sources: list, out, limits: Limits, meter: InputMeter) -> None
 
 
 def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Tokenizer, scratch: Path) -> tuple[Path, dict | None]:
-    """The file fastText reads: the prepared corpus, the channel's one plain file, or its files joined.
-    Every line is checked against max_line_mb on the way: gensim reads a line whole."""
+    """The file fastText reads: the prepared corpus (reused from /opt/ml/checkpoints when a restarted job
+    has it), the channel's one plain file, or its files joined. Reading runs in a child process (not a
+    daemon: preparation starts tokenizer processes), so a reader that runs out of memory is killed there
+    and this process is alive to write the failure file."""
+    channel = env.paths.channel("train")
+    if not params.prepare or env.channels.get("train", None) and env.channels["train"].input_mode == "Pipe" \
+            or not channel.is_dir():
+        return _read_isolated(env, params, tokenizer, scratch)
+    store = CheckpointStore(env.paths.checkpoints)
+    key = fingerprint(regular_files(channel), {"tokenizer": tokenizer.to_manifest(), "text_field": params.text_field})
+    reused = store.find("prepared-corpus", key)
+    if reused is not None:
+        return reused / "corpus.txt", json.loads((reused / "summary.json").read_text(encoding="utf-8"))
+    corpus, summary = _read_isolated(env, params, tokenizer, scratch)
+    store.save("prepared-corpus", key, corpus.parent)
+    return corpus, summary
+
+
+def _read_isolated(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Tokenizer,
+                   scratch: Path) -> tuple[Path, dict | None]:
+    return run_isolated(_read_corpus, env, params, tokenizer, scratch, start_method="fork", daemon=False,
+                        what="Reading the 'train' channel", oom_hint=READING_OOM_HINT)
+
+
+def _read_corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Tokenizer,
+                 scratch: Path) -> tuple[Path, dict | None]:
+    """Every line is checked against max_line_mb on the way: gensim reads a line whole."""
     channel = env.paths.channel("train")
     limits = Limits.from_params(params)
     meter = InputMeter("the 'train' channel", limits)
@@ -143,14 +168,7 @@ def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Token
         raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
                             hint="Give the job a 'train' channel of text (one sentence per line).")
     if params.prepare:
-        files = regular_files(channel)
-        store = CheckpointStore(env.paths.checkpoints)
-        key = fingerprint(files, {"tokenizer": tokenizer.to_manifest(), "text_field": params.text_field})
-        reused = store.find("prepared-corpus", key)
-        if reused is not None:
-            return reused / "corpus.txt", json.loads((reused / "summary.json").read_text(encoding="utf-8"))
         summary = prepare_corpus([channel], scratch / "prepared", tokenizer, params.text_field, limits=limits)
-        store.save("prepared-corpus", key, scratch / "prepared")
         return scratch / "prepared" / "corpus.txt", summary
     files = channel_files("train", channel, "text files (one sentence per line), or raw text with prepare=true")
     if len(files) == 1 and files[0].suffix not in (".gz", ".bz2"):
@@ -326,6 +344,14 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     return _finish(stage, words, matrix, tokenizer, params.evaluation, spec, [BINARY_FILE, MODEL_FILE])
 
 
+def _import(source: Path, limits: Limits, stage: Path) -> tuple[int, int]:
+    """In a child process: read the vectors and write vectors.npy + vocabulary.txt into stage."""
+    words, matrix = vector_files.read_any(source, limits)
+    with writing(stage):
+        vector_files.write_matrix(stage, words, matrix)
+    return len(words), int(matrix.shape[1])
+
+
 def import_vectors(env: TrainingEnvironment, stage: Path) -> dict:
     """mode=vectors: re-export (and serve) vectors made elsewhere: word2vec text or a spaCy vocab."""
     params = hp.parse(ImportParams, env.hyperparameters, mode="vectors")
@@ -344,9 +370,11 @@ def import_vectors(env: TrainingEnvironment, stage: Path) -> dict:
         raise KindlingError(f"The 'train' channel ({channel}) holds {len(entries)} entries; mode=vectors needs one "
                             "word2vec text file or one spaCy vocab directory.", code="bad_vectors",
                             hint="Put exactly one vectors file or directory in the channel.")
-    words, matrix = vector_files.read_any(source, Limits.from_params(params))
-    log.info("read %d vectors of dimension %d from %s", len(words), matrix.shape[1], source)
-    vector_files.write_matrix(stage, words, matrix)
+    count, dimension = run_isolated(_import, source, Limits.from_params(params), stage, start_method="fork",
+                                    what=f"Reading {source}", oom_hint=READING_OOM_HINT)
+    log.info("read %d vectors of dimension %d from %s", count, dimension, source)
+    words = vector_files.read_vocabulary(stage / vector_files.VOCABULARY_FILE)
+    matrix = np.load(stage / vector_files.MATRIX_FILE)
     spec = {"files": {"matrix": vector_files.MATRIX_FILE, "vocabulary": vector_files.VOCABULARY_FILE},
             "subwords": False, "mode": "vectors", "hyperparameters": hp.as_dict(params), "source": source.name}
     return _finish(stage, words, matrix, tokenizer, params.evaluation, spec, [])

@@ -48,6 +48,10 @@ def _size(limit: int) -> str:
     return f"{limit / MB:g} MB" if limit >= MB // 10 else f"{limit:,} bytes"
 
 
+READING_OOM_HINT = ("lower max_line_mb (a line is held in memory whole) or max_input_gb, split the input into "
+                    "more lines, or use an instance with more memory.")
+
+
 def line_too_long(path, number: int, limit: int) -> KindlingError:
     return KindlingError(
         f"{path}, line {number}: the line is longer than {_size(limit)} (max_line_mb), which kindling will not "

@@ -68,7 +68,10 @@ def test_mode_vectors_with_only_a_fifo_is_refused_without_opening_it(tmp_path, c
     assert "it is a FIFO, not a regular file" in caplog.text
 
 
-def test_special_files_and_links_out_of_the_channel_are_skipped(tmp_path, caplog):
+def test_special_files_and_links_out_of_the_channel_are_skipped(tmp_path, capfd):
+    import logging
+    import sys
+
     from tests.sagemaker_tree import labelled_lines
 
     outside = tmp_path / "secret.txt"
@@ -80,7 +83,27 @@ def test_special_files_and_links_out_of_the_channel_are_skipped(tmp_path, caplog
     (channel / "passwd.txt").symlink_to(outside)
     (channel / "again.txt").symlink_to(channel / "t.txt")  # a link inside the channel is read
     paths = Paths(base=root, input=root / "input")
-    assert run(paths) == 0, paths.failure.read_text()
+    handler = logging.StreamHandler(sys.stderr)  # channels are read in a child process: caplog misses it
+    logging.getLogger("train.listing").addHandler(handler)
+    try:
+        assert run(paths) == 0, paths.failure.read_text()
+    finally:
+        logging.getLogger("train.listing").removeHandler(handler)
+    logged = capfd.readouterr().err
     labels = json.loads((paths.model / "manifest.json").read_text())["tasks"]["classification"]["labels"]
     assert "__label__secret" not in labels and len(labels) == 3
-    assert "pipe.txt: it is a FIFO" in caplog.text and f"a symbolic link to {outside}, outside the channel" in caplog.text
+    assert "pipe.txt: it is a FIFO" in logged and f"a symbolic link to {outside}, outside the channel" in logged
+
+
+def test_a_reader_killed_for_memory_still_leaves_a_failure_file(tmp_path, monkeypatch):
+    """The kernel's OOM killer sends SIGKILL; before, the reader ran in the job's own process, so the job
+    died with exit 137 and no failure file. (Against the old code this kills the test process.)"""
+    import signal
+
+    def killed(*_args, **_kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr("train.classifier.prepare_labelled", killed)
+    _, code, failure, _ = _job(tmp_path, FAST_HYPERPARAMETERS)
+    assert code == 1
+    assert "Preparing the 'train' channel died (killed by SIGKILL)" in failure and "lower max_line_mb" in failure
