@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import multiprocessing
+import os
 import signal
 import time
 from typing import Any, Callable
@@ -74,14 +75,30 @@ def _child(connection, function: Callable[..., Any], args: tuple) -> None:
     connection.close()
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes a child started (the corpus tokenizers), read from /proc; [] where there is none."""
+    try:
+        children = [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+    return children + [grandchild for child in children for grandchild in _descendants(child)]
+
+
 def _stop(process) -> None:
-    """End the child: SIGTERM, then SIGKILL if it has not gone within 5 s."""
+    """End the child and the processes it started: SIGTERM, then SIGKILL if they have not gone within 5 s.
+    (A preparation child's tokenizer workers would otherwise outlive it, waiting for work that never comes.)"""
+    descendants = _descendants(process.pid) if process.pid else []
     if process.is_alive():
         process.terminate()
         process.join(5)
     if process.is_alive():
         process.kill()
         process.join(5)
+    for pid in descendants:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
 
 
 def run_isolated(function: Callable[..., Any], *args: Any, start_method: str = "spawn",
