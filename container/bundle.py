@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator, Mapping
 
+from container.disk import is_write_error, write_error
 from container.errors import KindlingError
 
 MANIFEST = "manifest.json"
@@ -64,7 +65,8 @@ def staged_bundle(model_dir: Path) -> Iterator[Path]:
     model_dir = Path(model_dir)
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
-        for stale in model_dir.glob(STAGING_PREFIX + "*"):
+        for stale in model_dir.glob(STAGING_PREFIX + "*"):  # left by a run that was killed (SIGKILL, OOM)
+            log.info("removing %s, left behind by an earlier run that did not finish", stale)
             shutil.rmtree(stale, ignore_errors=True)
         stage = model_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         stage.mkdir()
@@ -78,6 +80,10 @@ def staged_bundle(model_dir: Path) -> Iterator[Path]:
         if not (stage / MANIFEST).is_file():
             raise KindlingError("Training finished without writing a bundle manifest.", code="internal", status=500)
         _commit(stage, model_dir)
+    except OSError as exc:
+        if is_write_error(exc):  # a full /opt/ml/model: say where, and how much space is left there
+            raise write_error(model_dir, exc) from exc
+        raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 

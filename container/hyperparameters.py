@@ -84,14 +84,19 @@ def _coerce(value: Any, kind: type) -> Any:
     return str(value)
 
 
+def _number(bound: float) -> str:
+    """A bound as written: 2117483647, not 2.11748e+09; 0.5 stays 0.5."""
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+
 def _check_bounds(value: Any, meta: Mapping[str, Any]) -> None:
     if meta.get("choices") and value not in meta["choices"]:
         raise ValueError(f"is not one of {', '.join(meta['choices'])}")
     low, high = meta.get("minimum"), meta.get("maximum")
     if low is not None and (value <= low if meta.get("exclusive_minimum") else value < low):
-        raise ValueError(f"must be {'greater than' if meta.get('exclusive_minimum') else 'at least'} {low:g}")
+        raise ValueError(f"must be {'greater than' if meta.get('exclusive_minimum') else 'at least'} {_number(low)}")
     if high is not None and value > high:
-        raise ValueError(f"must be at most {high:g}")
+        raise ValueError(f"must be at most {_number(high)}")
 
 
 def field_names(schema: type) -> dict[str, str]:

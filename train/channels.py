@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from container.compressed import open_binary
+from container.disk import is_write_error, write_error
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from train.formats import Reading, format_of, records
+from train.listing import regular_files
+from train.limits import InputMeter, Limits, bounded_lines, line_blocks, open_metered
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,7 @@ def channel_files(channel: str, directory: Path,
             f"The {channel!r} channel is missing: {directory} does not exist.", code="missing_channel",
             hint=f"Give the training job a {channel!r} channel (input/data/{channel}/ with {contents}).",
         )
-    files = sorted(p for p in directory.rglob("*")
-                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+    files = regular_files(directory)
     if not files:
         raise KindlingError(f"The {channel!r} channel ({directory}) contains no files.", code="empty_channel",
                             hint=f"Put {contents} in it.")
@@ -63,9 +64,9 @@ def _decoded(path: Path, numbered_lines) -> Iterator[tuple[int, str]]:
             ) from None
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with open_binary(path) as handle:
-        yield from _decoded(path, enumerate(handle, start=1))
+def _lines(path: Path, limits: Limits, meter: InputMeter | None = None) -> Iterator[tuple[int, str]]:
+    with open_metered(path, meter) as handle:
+        yield from _decoded(path, bounded_lines(handle, path, limits.max_line_bytes))
 
 
 BLOCK_BYTES = 8 << 20
@@ -128,11 +129,10 @@ class _Writer:
                 self.prepared.labels[label] += lines
 
 
-def _fasttext_file(path: Path, writer: _Writer, reading: Reading) -> None:
+def _fasttext_file(path: Path, writer: _Writer, reading: Reading, limits: Limits, meter: InputMeter) -> None:
     """fastText lines in blocks: canonical blocks are copied, the others normalized line by line."""
-    first = 1
-    with open_binary(path) as handle:
-        while chunk := handle.readlines(BLOCK_BYTES):
+    with open_metered(path, meter) as handle:
+        for first, chunk in line_blocks(handle, path, limits.max_line_bytes, BLOCK_BYTES):
             block = b"".join(chunk)
             try:
                 runs = canonical_label_runs(block, reading.label_prefix, writer.tokenizer)
@@ -143,15 +143,15 @@ def _fasttext_file(path: Path, writer: _Writer, reading: Reading) -> None:
             else:
                 for labels, raw in records(path, _decoded(path, enumerate(chunk, start=first)), "fasttext", reading):
                     writer.record(labels, raw)
-            first += len(chunk)
 
 
 def prepare_labelled(channel: str, directory: Path, out_path: Path, tokenizer: Tokenizer,
                      reading: Reading = Reading(), content_type: str | None = None,
-                     sources: list | None = None) -> PreparedChannel:
+                     sources: list | None = None, limits: Limits = Limits()) -> PreparedChannel:
     """`sources` replaces the channel directory's files (a Pipe-mode FIFO, train/pipe.py)."""
     files = sources or channel_files(channel, directory)
     prepared = PreparedChannel(path=out_path, files=files)
+    meter = InputMeter(f"the {channel!r} channel", limits)
     try:
         with open(out_path, "w", encoding="utf-8") as out:
             writer = _Writer(out, prepared, tokenizer)
@@ -159,11 +159,13 @@ def prepare_labelled(channel: str, directory: Path, out_path: Path, tokenizer: T
                 file_format = format_of(path, content_type, reading.input_format)
                 prepared.formats[file_format] = prepared.formats.get(file_format, 0) + 1
                 if file_format == "fasttext":
-                    _fasttext_file(path, writer, reading)
+                    _fasttext_file(path, writer, reading, limits, meter)
                     continue
-                for labels, raw in records(path, _lines(path), file_format, reading):
+                for labels, raw in records(path, _lines(path, limits, meter), file_format, reading):
                     writer.record(labels, raw)
     except OSError as exc:
+        if is_write_error(exc):  # the normalized copy goes to scratch space: a full disk is not a read error
+            raise write_error(out_path, exc) from exc
         raise KindlingError(f"Cannot read the {channel!r} channel: {exc}.", code="unreadable_channel",
                             hint="Check the files' permissions and that the volume is mounted.") from exc
     if prepared.examples == 0:

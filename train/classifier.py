@@ -26,8 +26,10 @@ from train.environment import TrainingEnvironment
 from train import pretrained
 from train.autotune_deadline import SEARCH_OVER, AutotuneDeadline
 from train.isolated import run_isolated
+from train.limits import MAX_BUCKETS, READING_OOM_HINT, Limits, check_input_matrix, max_input_param, max_line_param
 from train.quantize import quantize_and_score
 from train.reports import write_reports
+from train.saving import save_checked
 from train.progress import line_progress
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ class SupervisedParams:
     vector_dim: int = hp.param(100, "size of word vectors", aliases=("dim",), minimum=1, maximum=10000)
     word_ngrams: int = hp.param(2, "length of word n-grams used as features", aliases=("wordNgrams",),
                                 minimum=1, maximum=10)
-    buckets: int = hp.param(2000000, "hash buckets for n-grams", aliases=("bucket",), minimum=1)
+    buckets: int = hp.param(2000000, "hash buckets for n-grams", aliases=("bucket",), minimum=1, maximum=MAX_BUCKETS)
     min_char: int = hp.param(0, "shortest character n-gram (0 = off)", aliases=("minn",), minimum=0)
     max_char: int = hp.param(0, "longest character n-gram (0 = off)", aliases=("maxn",), minimum=0)
     window_size: int = hp.param(5, "context window (fastText ws)", aliases=("ws",), minimum=1)
@@ -79,6 +81,8 @@ class SupervisedParams:
     tokenizer: str = hp.param("regex", "text normalization shared with serving", choices=SCHEMES)
     lowercase: bool = hp.param(True, "lower-case text before training and serving")
     language: str = hp.param("en", "spaCy language code for tokenizer=spacy")
+    max_line_mb: float = max_line_param()
+    max_input_gb: float = max_input_param()
 
     def validate(self) -> None:
         if self.autotune and self.early_stopping:
@@ -107,6 +111,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     """Train on the `train` channel, score on `validation` if given, write model.bin + manifest into stage."""
     params = hp.parse(SupervisedParams, env.hyperparameters, mode="supervised")
     params.validate()
+    check_input_matrix(params.buckets, params.vector_dim)
     tokenizer = Tokenizer(scheme=params.tokenizer, lowercase=params.lowercase, language=params.language)
     extra = sorted(set(env.channels) - {"train", "validation", pretrained.CHANNEL})
     if extra:
@@ -116,12 +121,15 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
         reading = Reading(params.input_format, params.text_field, params.label_field, params.label_prefix)
+        limits = Limits.from_params(params)
 
         def prepare(channel: str):
             content_type = env.channels[channel].content_type if channel in env.channels else None
-            sources = env.pipe_sources(channel, (params.text_field, params.label_field))
-            return prepare_labelled(channel, env.paths.channel(channel), Path(scratch) / f"{channel}.txt", tokenizer,
-                                    reading, content_type, sources)
+            sources = env.pipe_sources(channel, (params.text_field, params.label_field), limits)
+            # in a child: a reader that runs out of memory is killed there, and this process says so
+            return run_isolated(prepare_labelled, channel, env.paths.channel(channel), Path(scratch) / f"{channel}.txt",
+                                tokenizer, reading, content_type, sources, limits, start_method="fork",
+                                what=f"Preparing the {channel!r} channel", oom_hint=READING_OOM_HINT)
 
         train_data = prepare("train")
         if len(train_data.labels) < 2:
@@ -255,7 +263,7 @@ def fit_and_score(train_path: str, validation_path: str | None, args: dict, mode
     if validation_path:
         result["validation"] = _scores(model, validation_path, len(labels))
     if labels:
-        model.save_model(model_path)
+        save_checked(model.save_model, Path(model_path))
     return result
 
 

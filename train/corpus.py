@@ -34,10 +34,13 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from container import wikipedia
-from container.compressed import open_binary, stem_suffixes
+from container.compressed import stem_suffixes
+from container.disk import writing
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from train.isolated import leave_stopping_to_parent
+from train.listing import regular_files
+from train.limits import DEFAULT_MAX_LINE_MB, GB, MB, InputMeter, Limits, line_blocks, line_too_long, open_metered
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +72,7 @@ def corpus_files(inputs: Iterable[Path]) -> list[Path]:
         if root.is_file():
             found.append(root)
         elif root.is_dir():
-            found += sorted(p for p in root.rglob("*") if p.is_file()
-                            and not any(part.startswith(".") for part in p.relative_to(root).parts))
+            found += regular_files(root)
         else:
             raise KindlingError(f"The corpus input {root} does not exist.", code="missing_input",
                                 hint="Name a directory or file of raw text, JSON Lines or a Wikipedia XML dump.")
@@ -100,14 +102,20 @@ def _kind(path: Path, head: bytes) -> str:
     return "text"
 
 
-def _decoded_lines(handle, encoding: str, counts: Counts) -> Iterator[str]:
-    """Lines of a binary stream as text; invalid UTF-8 replaced and counted, never fatal."""
+def _decoded_lines(handle, encoding: str, counts: Counts, path: Path, limit: int) -> Iterator[str]:
+    """Lines of a binary stream as text; invalid UTF-8 replaced and counted, never fatal; a line longer
+    than `limit` is an error naming it (read in bounded pieces, never whole)."""
     if encoding != "utf-8":  # a byte-order mark named the encoding
-        for line in io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline=None):
+        text = io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline=None)
+        number = 0
+        while line := text.readline(limit + 1):
+            number += 1
+            if len(line) > limit and not line.endswith("\n"):
+                raise line_too_long(path, number, limit)
             counts.invalid_utf8_lines += "\ufffd" in line
             yield line.rstrip("\n")
         return
-    while chunk := handle.readlines(BATCH_CHARS):
+    for _, chunk in line_blocks(handle, path, limit, BATCH_CHARS):
         try:
             yield from b"".join(chunk).decode("utf-8").splitlines()
         except UnicodeDecodeError:
@@ -124,13 +132,14 @@ class WikiText(str):
     so parsing in the main process and stripping in the workers overlap."""
 
 
-def _documents(handle, path: Path, kind: str, encoding: str, text_field: str, counts: Counts) -> Iterator[str]:
+def _documents(handle, path: Path, kind: str, encoding: str, text_field: str, counts: Counts,
+               limit: int) -> Iterator[str]:
     """The documents of one open file as text (paragraphs separated by newlines), or WikiText."""
     if kind == "wikipedia":
         for page in filter(wikipedia.is_article, wikipedia.pages(handle, str(path))):
             yield WikiText(page.text)
         return
-    for number, line in enumerate(_decoded_lines(handle, encoding, counts), start=1):
+    for number, line in enumerate(_decoded_lines(handle, encoding, counts, path, limit), start=1):
         if kind == "text":
             yield line
             continue
@@ -153,12 +162,13 @@ def _looks_binary(head: bytes) -> bool:
     return encoding_of(head) == "utf-8" and b"\x00" in head
 
 
-def paragraphs(files: list[Path], text_field: str, counts: Counts) -> Iterator[str]:
+def paragraphs(files: list[Path], text_field: str, counts: Counts, limits: Limits = Limits(),
+               meter: InputMeter | None = None) -> Iterator[str]:
     """Every non-empty paragraph of every file, in order; documents counted on the way. Each file is
     opened once (a Pipe-mode FIFO can only be read once): its kind is sniffed from the buffered head."""
     for path in files:
         try:
-            handle = open_binary(path)
+            handle = open_metered(path, meter)
             head = handle.peek(8192)[:8192]
         except (OSError, EOFError) as exc:
             raise KindlingError(f"Cannot read {path}: {exc}.", code="unreadable_input",
@@ -171,7 +181,8 @@ def paragraphs(files: list[Path], text_field: str, counts: Counts) -> Iterator[s
             kind = _kind(path, head)
             counts.files += 1
             counts.formats[kind] += 1
-            for document in _documents(handle, path, kind, encoding_of(head), text_field, counts):
+            for document in _documents(handle, path, kind, encoding_of(head), text_field, counts,
+                                       limits.max_line_bytes):
                 if not document.strip():
                     continue
                 counts.documents += 1
@@ -239,7 +250,7 @@ def default_processes() -> int:
 
 
 def prepare_corpus(inputs: list[Path], out_dir: Path, tokenizer: Tokenizer, text_field: str = "text",
-                   processes: int = 0, vocabulary_out: Counter | None = None) -> dict:
+                   processes: int = 0, vocabulary_out: Counter | None = None, limits: Limits = Limits()) -> dict:
     """Write out_dir/corpus.txt and out_dir/summary.json; return the summary (and fill vocabulary_out
     with the word counts when given)."""
     files = corpus_files(inputs)
@@ -268,8 +279,8 @@ def prepare_corpus(inputs: list[Path], out_dir: Path, tokenizer: Tokenizer, text
             log.info("prepare: %.1f MB read (%.1f MB/s), %d lines, %d tokens", megabytes,
                      megabytes / (now - started), counts.sentences, counts.tokens)
 
-    batches = _batches(paragraphs(files, text_field, counts))
-    with open(out_dir / CORPUS_FILE, "w", encoding="utf-8") as out:
+    batches = _batches(paragraphs(files, text_field, counts, limits, InputMeter("the corpus input", limits)))
+    with writing(out_dir / CORPUS_FILE), open(out_dir / CORPUS_FILE, "w", encoding="utf-8") as out:
         if processes == 1:
             for batch in batches:
                 consume(tokenize_batch(tokenizer, batch))
@@ -310,7 +321,7 @@ ADDITIVE = ("files", "documents", "sentences", "tokens", "characters", "invalid_
 
 
 def prepare_parts(root: Path, out_dir: Path, tokenizer: Tokenizer, text_field: str = "text",
-                  processes: int = 0) -> dict:
+                  processes: int = 0, limits: Limits = Limits()) -> dict:
     """One output per input file, out_dir/parts/<its path under root>.txt, plus vocabulary.tsv and
     summary.json: what one shard (a SageMaker Processing instance with ShardedByS3Key, or one ECS task)
     writes. merge_parts() then concatenates every shard's parts in path order: the same bytes as one
@@ -324,7 +335,7 @@ def prepare_parts(root: Path, out_dir: Path, tokenizer: Tokenizer, text_field: s
         for path in files:
             relative = path.relative_to(root)
             try:
-                summary = prepare_corpus([path], Path(scratch), tokenizer, text_field, processes, vocabulary)
+                summary = prepare_corpus([path], Path(scratch), tokenizer, text_field, processes, vocabulary, limits)
             except KindlingError as exc:
                 if exc.code != "empty_corpus":
                     raise
@@ -405,6 +416,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--processes", type=int, default=0, help="worker processes (default: one per CPU)")
     parser.add_argument("--parts", action="store_true", help="one output per input file (a shard of a sharded run)")
     parser.add_argument("--merge", action="store_true", help="the inputs are shard outputs: concatenate their parts")
+    parser.add_argument("--max-line-mb", type=float, default=DEFAULT_MAX_LINE_MB,
+                        help="a longer line is an error naming its file and number (default: %(default)g)")
+    parser.add_argument("--max-input-gb", type=float, default=0,
+                        help="stop after this much input, counted after decompression (default: 0, no cap)")
     args = parser.parse_args(argv)
     logs.setup()
     paths = args.paths or [Path("/opt/ml/processing/input"), Path("/opt/ml/processing/output")]
@@ -415,12 +430,13 @@ def main(argv: list[str]) -> int:
             merge_parts(paths[:-1], paths[-1])
             return 0
         tokenizer = Tokenizer(args.tokenizer, not args.keep_case, args.language)
+        limits = Limits(int(args.max_line_mb * MB), int(args.max_input_gb * GB))
         if args.parts:
             if len(paths) != 2 or not paths[0].is_dir():
                 parser.error("--parts takes one input directory and the output directory")
-            prepare_parts(paths[0], paths[1], tokenizer, args.text_field, args.processes)
+            prepare_parts(paths[0], paths[1], tokenizer, args.text_field, args.processes, limits)
         else:
-            prepare_corpus(paths[:-1], paths[-1], tokenizer, args.text_field, args.processes)
+            prepare_corpus(paths[:-1], paths[-1], tokenizer, args.text_field, args.processes, limits=limits)
     except KindlingError as exc:
         log.error("prepare failed: %s", exc)
         return 1

@@ -20,7 +20,6 @@ import importlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import numpy as np
 
 from container import hyperparameters as hp
 from container.bundle import describe_files, digest_in_background, write_manifest
-from container.compressed import open_binary
+from container.disk import writing
 from container.errors import KindlingError
 from container.logs import metric
 from container.tokenizer import SCHEMES, Tokenizer
@@ -41,7 +40,10 @@ from train.corpus import prepare_corpus
 from train.environment import TrainingEnvironment
 from train.evaluation import evaluate
 from train.isolated import run_isolated
+from train.listing import readable, regular_files
+from train.limits import MAX_BUCKETS, READING_OOM_HINT, InputMeter, Limits, check_input_matrix, longest_line_check, max_input_param, max_line_param, open_metered
 from train.progress import line_progress
+from train.saving import save_checked
 
 log = logging.getLogger(__name__)
 TASK = "embeddings"
@@ -67,7 +69,8 @@ class WordVectorParams:
     subwords: bool = hp.param(False, "learn character n-gram vectors too (vectors for unseen words)")
     min_char: int = hp.param(3, "shortest character n-gram when subwords=true", aliases=("minn",), minimum=1)
     max_char: int = hp.param(6, "longest character n-gram when subwords=true", aliases=("maxn",), minimum=1)
-    buckets: int = hp.param(2000000, "hash buckets for character n-grams", aliases=("bucket",), minimum=1)
+    buckets: int = hp.param(2000000, "hash buckets for character n-grams", aliases=("bucket",), minimum=1,
+                            maximum=MAX_BUCKETS)
     batch_size: int = hp.param(11, "BlazingText batch_skipgram's GPU batch size; accepted, not used on CPU",
                                minimum=1)
     evaluation: bool = hp.param(True, "score the vectors on WS-353, SimLex-999 and the analogy set")
@@ -82,6 +85,8 @@ class WordVectorParams:
     language: str = hp.param("en", "spaCy language code for tokenizer=spacy")
     lowercase: bool = hp.param(True, "lower-case when preparing and when looking words up")
     text_field: str = hp.param("text", "the JSON Lines field holding the text (prepare=true)")
+    max_line_mb: float = max_line_param()
+    max_input_gb: float = max_input_param()
 
     def validate(self) -> None:
         if self.subwords and self.min_char > self.max_char:
@@ -102,42 +107,76 @@ class ImportParams:
     tokenizer: str = hp.param("regex", "tokenizer for serving sentences", choices=SCHEMES)
     language: str = hp.param("en", "spaCy language code for tokenizer=spacy")
     lowercase: bool = hp.param(False, "lower-case words before looking them up")
+    max_line_mb: float = max_line_param()
+    max_input_gb: float = max_input_param()
+
+
+def _copy_checked(sources: list, out, limits: Limits, meter: InputMeter) -> None:
+    """Copy the files (decompressed) into out, one after the other, checking line lengths on the way."""
+    for path in sources:
+        state = [0, 0]
+        with open_metered(path, meter) as handle:
+            while block := handle.read(1 << 20):
+                longest_line_check(block, path, limits.max_line_bytes, state)
+                if out is not None:
+                    out.write(block)
+        if out is not None:
+            out.write(b"\n")
 
 
 def _corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Tokenizer, scratch: Path) -> tuple[Path, dict | None]:
-    """The file fastText reads: the prepared corpus, the channel's one plain file, or its files joined."""
+    """The file fastText reads: the prepared corpus (reused from /opt/ml/checkpoints when a restarted job
+    has it), the channel's one plain file, or its files joined. Reading runs in a child process (not a
+    daemon: preparation starts tokenizer processes), so a reader that runs out of memory is killed there
+    and this process is alive to write the failure file."""
     channel = env.paths.channel("train")
-    pipe = env.pipe_sources("train")
+    if not params.prepare or env.channels.get("train", None) and env.channels["train"].input_mode == "Pipe" \
+            or not channel.is_dir():
+        return _read_isolated(env, params, tokenizer, scratch)
+    store = CheckpointStore(env.paths.checkpoints)
+    key = fingerprint(regular_files(channel), {"tokenizer": tokenizer.to_manifest(), "text_field": params.text_field})
+    reused = store.find("prepared-corpus", key)
+    if reused is not None:
+        return reused / "corpus.txt", json.loads((reused / "summary.json").read_text(encoding="utf-8"))
+    corpus, summary = _read_isolated(env, params, tokenizer, scratch)
+    store.save("prepared-corpus", key, corpus.parent)
+    return corpus, summary
+
+
+def _read_isolated(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Tokenizer,
+                   scratch: Path) -> tuple[Path, dict | None]:
+    return run_isolated(_read_corpus, env, params, tokenizer, scratch, start_method="fork", daemon=False,
+                        what="Reading the 'train' channel", oom_hint=READING_OOM_HINT)
+
+
+def _read_corpus(env: TrainingEnvironment, params: WordVectorParams, tokenizer: Tokenizer,
+                 scratch: Path) -> tuple[Path, dict | None]:
+    """Every line is checked against max_line_mb on the way: gensim reads a line whole."""
+    channel = env.paths.channel("train")
+    limits = Limits.from_params(params)
+    meter = InputMeter("the 'train' channel", limits)
+    pipe = env.pipe_sources("train", limits=limits)
     if pipe is not None:  # Pipe mode: read the FIFO once, straight into preparation (or into fastText's file)
         if params.prepare:
-            summary = prepare_corpus(pipe, scratch / "prepared", tokenizer, params.text_field)
+            summary = prepare_corpus(pipe, scratch / "prepared", tokenizer, params.text_field, limits=limits)
             return scratch / "prepared" / "corpus.txt", summary
         joined = scratch / "corpus.txt"
-        with open(joined, "wb") as out, open_binary(pipe[0]) as handle:
-            shutil.copyfileobj(handle, out, 1 << 20)
+        with writing(joined), open(joined, "wb") as out:
+            _copy_checked(pipe, out, limits, meter)
         return joined, None
     if not channel.is_dir():
         raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
                             hint="Give the job a 'train' channel of text (one sentence per line).")
     if params.prepare:
-        files = sorted(p for p in channel.rglob("*") if p.is_file())
-        store = CheckpointStore(env.paths.checkpoints)
-        key = fingerprint(files, {"tokenizer": tokenizer.to_manifest(), "text_field": params.text_field})
-        reused = store.find("prepared-corpus", key)
-        if reused is not None:
-            return reused / "corpus.txt", json.loads((reused / "summary.json").read_text(encoding="utf-8"))
-        summary = prepare_corpus([channel], scratch / "prepared", tokenizer, params.text_field)
-        store.save("prepared-corpus", key, scratch / "prepared")
+        summary = prepare_corpus([channel], scratch / "prepared", tokenizer, params.text_field, limits=limits)
         return scratch / "prepared" / "corpus.txt", summary
     files = channel_files("train", channel, "text files (one sentence per line), or raw text with prepare=true")
     if len(files) == 1 and files[0].suffix not in (".gz", ".bz2"):
+        _copy_checked(files, None, limits, meter)  # read once to check, handed to the engine as it is
         return files[0], None
     joined = scratch / "corpus.txt"
-    with open(joined, "wb") as out:
-        for path in files:
-            with open_binary(path) as handle:
-                shutil.copyfileobj(handle, out, 1 << 20)
-            out.write(b"\n")
+    with writing(joined), open(joined, "wb") as out:
+        _copy_checked(files, out, limits, meter)
     return joined, None
 
 
@@ -149,11 +188,12 @@ def fit_vectors(corpus: str, args: dict, stage: str) -> dict:
     model = fasttext.train_unsupervised(input=corpus, verbose=2, **args)
     seconds = time.monotonic() - started
     words, counts = model.get_words(include_freq=True)
-    model.save_model(str(Path(stage) / BINARY_FILE))
+    save_checked(model.save_model, Path(stage) / BINARY_FILE)
     matrix = np.empty((len(words), model.get_dimension()), dtype=np.float32)
     for row, word in enumerate(words):
         matrix[row] = model.get_word_vector(word)
-    vector_files.write_matrix(Path(stage), list(words), matrix)
+    with writing(Path(stage)):
+        vector_files.write_matrix(Path(stage), list(words), matrix)
     tokens = int(np.asarray(counts, dtype=np.int64).sum())
     return {"words": len(words), "real_words": sum(1 for word in words if word != "</s>"), "tokens": tokens, "seconds": round(seconds, 3),
             "words_per_second_per_thread": round(tokens * args["epoch"] / seconds / args["thread"]) if seconds else None}
@@ -179,9 +219,11 @@ def fit_vectors_gensim(corpus: str, args: dict, stage: str) -> dict:
     words = list(model.wv.index_to_key)
     if not words:
         raise ValueError("Empty vocabulary")
-    save_facebook_model(model, str(Path(stage) / BINARY_FILE))
+    with writing(Path(stage) / BINARY_FILE):
+        save_facebook_model(model, str(Path(stage) / BINARY_FILE))
     matrix = np.ascontiguousarray(model.wv[words], dtype=np.float32)
-    vector_files.write_matrix(Path(stage), words, matrix)
+    with writing(Path(stage)):
+        vector_files.write_matrix(Path(stage), words, matrix)
     tokens = int(model.corpus_total_words)
     return {"words": len(words), "real_words": len(words), "tokens": tokens, "seconds": round(seconds, 3),
             "words_per_second_per_thread": round(tokens * args["epoch"] / seconds / args["thread"]) if seconds else None}
@@ -263,6 +305,8 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     mode = env.mode
     params = hp.parse(WordVectorParams, env.hyperparameters, mode=mode)
     params.validate()
+    if params.subwords:
+        check_input_matrix(params.buckets, params.vector_dim)
     tokenizer = Tokenizer(params.tokenizer, params.lowercase, params.language)
     extra = sorted(set(env.channels) - {"train"})
     if extra:
@@ -300,6 +344,14 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
     return _finish(stage, words, matrix, tokenizer, params.evaluation, spec, [BINARY_FILE, MODEL_FILE])
 
 
+def _import(source: Path, limits: Limits, stage: Path) -> tuple[int, int]:
+    """In a child process: read the vectors and write vectors.npy + vocabulary.txt into stage."""
+    words, matrix = vector_files.read_any(source, limits)
+    with writing(stage):
+        vector_files.write_matrix(stage, words, matrix)
+    return len(words), int(matrix.shape[1])
+
+
 def import_vectors(env: TrainingEnvironment, stage: Path) -> dict:
     """mode=vectors: re-export (and serve) vectors made elsewhere: word2vec text or a spaCy vocab."""
     params = hp.parse(ImportParams, env.hyperparameters, mode="vectors")
@@ -308,7 +360,8 @@ def import_vectors(env: TrainingEnvironment, stage: Path) -> dict:
     if not channel.is_dir():
         raise KindlingError(f"The 'train' channel is missing: {channel} does not exist.", code="missing_channel",
                             hint="Put a word2vec text file or a spaCy vocab directory in the 'train' channel.")
-    entries = [p for p in sorted(channel.iterdir()) if not p.name.startswith(".")]
+    real_channel = channel.resolve()
+    entries = [p for p in sorted(channel.iterdir()) if not p.name.startswith(".") and readable(p, real_channel)]
     if (channel / "vectors").exists() or (channel / "vocab" / "vectors").exists():
         source = channel  # the channel is itself a spaCy vocab (or pipeline) directory
     elif len(entries) == 1:
@@ -317,9 +370,11 @@ def import_vectors(env: TrainingEnvironment, stage: Path) -> dict:
         raise KindlingError(f"The 'train' channel ({channel}) holds {len(entries)} entries; mode=vectors needs one "
                             "word2vec text file or one spaCy vocab directory.", code="bad_vectors",
                             hint="Put exactly one vectors file or directory in the channel.")
-    words, matrix = vector_files.read_any(source)
-    log.info("read %d vectors of dimension %d from %s", len(words), matrix.shape[1], source)
-    vector_files.write_matrix(stage, words, matrix)
+    count, dimension = run_isolated(_import, source, Limits.from_params(params), stage, start_method="fork",
+                                    what=f"Reading {source}", oom_hint=READING_OOM_HINT)
+    log.info("read %d vectors of dimension %d from %s", count, dimension, source)
+    words = vector_files.read_vocabulary(stage / vector_files.VOCABULARY_FILE)
+    matrix = np.load(stage / vector_files.MATRIX_FILE)
     spec = {"files": {"matrix": vector_files.MATRIX_FILE, "vocabulary": vector_files.VOCABULARY_FILE},
             "subwords": False, "mode": "vectors", "hyperparameters": hp.as_dict(params), "source": source.name}
     return _finish(stage, words, matrix, tokenizer, params.evaluation, spec, [])

@@ -22,6 +22,11 @@ from container.settings import cpu_count
 
 log = logging.getLogger(__name__)
 SUPPORTED_INPUT_MODES = {"File", "FastFile", "Pipe"}
+# SageMaker's own CreateTrainingJob limits (HyperParameters: key at most 256, value at most 2500
+# characters; kindling keeps keys to 100, far beyond any name it knows), checked before anything else reads a value:
+# a 50 MB label_prefix used to reach fastText and be copied per line until the job was OOM-killed.
+MAX_KEY_CHARACTERS = 100
+MAX_VALUE_CHARACTERS = 2500
 
 
 @dataclass(frozen=True)
@@ -47,15 +52,16 @@ class TrainingEnvironment:
     def mode(self) -> str:
         return str(self.hyperparameters["mode"])
 
-    def pipe_sources(self, channel: str, attributes: tuple[str, ...] | None = None) -> list | None:
+    def pipe_sources(self, channel: str, attributes: tuple[str, ...] | None = None, limits=None) -> list | None:
         """[the channel's epoch-0 FIFO] when the channel is in Pipe mode (train/pipe.py), else None.
         `attributes`: an augmented manifest's AttributeNames, for RecordIO-wrapped channels."""
         config = self.channels.get(channel)
         if config is None or config.input_mode != "Pipe":
             return None
+        from train.limits import Limits
         from train.pipe import pipe_source
 
-        return [pipe_source(self.paths.data_dir, channel, config.record_wrapper, attributes)]
+        return [pipe_source(self.paths.data_dir, channel, config.record_wrapper, attributes, limits or Limits())]
 
 
 def _read_json_file(path: Path, what: str, *, required: bool) -> dict | None:
@@ -69,6 +75,10 @@ def _read_json_file(path: Path, what: str, *, required: bool) -> dict | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:  # json's C scanner recurses once per nesting level
+        raise KindlingError(f"{path} ({what}) is nested too deeply to read.", code="bad_training_config",
+                            hint='Write a flat JSON object of strings, e.g. {"mode": "supervised", "epochs": "10"}.'
+                            ) from None
     except UnicodeDecodeError as exc:
         raise KindlingError(f"{path} ({what}) is not UTF-8 text.", code="bad_training_config",
                             hint="Save it as UTF-8 JSON.") from exc
@@ -81,6 +91,23 @@ def _read_json_file(path: Path, what: str, *, required: bool) -> dict | None:
         raise KindlingError(f"{path} ({what}) holds a JSON {type(data).__name__}, not an object.",
                             code="bad_training_config", hint='Write a JSON object, e.g. {"mode": "supervised"}.')
     return data
+
+
+def check_sizes(hyperparameters: dict, path: Path) -> None:
+    """Refuse keys over 100 and values over 2,500 characters (SageMaker's limits), naming each one."""
+    problems = []
+    for key, value in hyperparameters.items():
+        if len(key) > MAX_KEY_CHARACTERS:
+            problems.append(f"a key of {len(key):,} characters ({key[:20]!r}...)")
+            continue
+        size = len(value) if isinstance(value, str) else len(json.dumps(value))
+        if size > MAX_VALUE_CHARACTERS:
+            problems.append(f"{key}: a value of {size:,} characters")
+    if problems:
+        raise KindlingError(
+            f"{path} has hyperparameters over SageMaker's limits ({MAX_KEY_CHARACTERS} characters a key, "
+            f"{MAX_VALUE_CHARACTERS:,} a value): " + "; ".join(problems[:5]) + ".", code="bad_hyperparameters",
+            hint="Hyperparameters are short settings; pass data in a channel.")
 
 
 def _default_input_data_config(paths: Paths) -> dict:
@@ -113,6 +140,7 @@ def _toolkit_environment(paths: Paths, resource_config: dict, input_data_config:
 
 def load(paths: Paths) -> TrainingEnvironment:
     hyperparameters = _read_json_file(paths.hyperparameters, "hyperparameters", required=True)
+    check_sizes(hyperparameters, paths.hyperparameters)
     if "mode" not in hyperparameters:
         raise KindlingError(f"{paths.hyperparameters} has no 'mode'.", code="bad_hyperparameters",
                             hint='Add "mode": "supervised" (the only mode this image trains so far).')

@@ -9,7 +9,8 @@ earlier, the rest of the matrix is garbage and training turns non-deterministic 
 std::vector storage gave zeros there, so the child sets glibc's M_PERTURB to 0xFF: every allocation
 is then filled with the complement, 0x00 (fresh mmap pages are zero anyway), and 8 of 8 runs agree.
 The child process also turns a crash or an out-of-memory kill in the C++ core into an error message,
-and lets a stop request end training at once.
+and lets a stop request end training at once. Channel preparation runs in a child for the same reason:
+a reader that exhausts memory is killed there, and this process is still alive to write the failure file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import multiprocessing
+import os
 import signal
 import time
 from typing import Any, Callable
@@ -57,29 +59,51 @@ def leave_stopping_to_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+TRAINING_OOM_HINT = "lower buckets or vector_dim, or use an instance with more memory."
+
+
 def _child(connection, function: Callable[..., Any], args: tuple) -> None:
     leave_stopping_to_parent()
     zero_filled_allocations()
     try:
         result = ("ok", function(*args))
+    except KindlingError as exc:  # already a sentence: passed on whole (its keyword fields do not pickle)
+        result = ("kindling", (exc.message, exc.code, exc.status, exc.hint))
     except BaseException as exc:  # everything goes back to the parent as data
         result = ("error", (type(exc).__name__, str(exc)))
     connection.send(result)
     connection.close()
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes a child started (the corpus tokenizers), read from /proc; [] where there is none."""
+    try:
+        children = [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+    return children + [grandchild for child in children for grandchild in _descendants(child)]
+
+
 def _stop(process) -> None:
-    """End the child: SIGTERM, then SIGKILL if it has not gone within 5 s."""
+    """End the child and the processes it started: SIGTERM, then SIGKILL if they have not gone within 5 s.
+    (A preparation child's tokenizer workers would otherwise outlive it, waiting for work that never comes.)"""
+    descendants = _descendants(process.pid) if process.pid else []
     if process.is_alive():
         process.terminate()
         process.join(5)
     if process.is_alive():
         process.kill()
         process.join(5)
+    for pid in descendants:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
 
 
 def run_isolated(function: Callable[..., Any], *args: Any, start_method: str = "spawn",
-                 watchdog: Callable[[float, int], None] | None = None) -> Any:
+                 watchdog: Callable[[float, int], None] | None = None, what: str = "The fastText training process",
+                 oom_hint: str = TRAINING_OOM_HINT, daemon: bool = True) -> Any:
     """Call function(*args) in a child process and return its result.
 
     A RuntimeError or ValueError in the child (what fastText raises) is raised again here with its
@@ -87,11 +111,13 @@ def run_isolated(function: Callable[..., Any], *args: Any, start_method: str = "
     signal) ends the child first. The child is spawned (a fresh interpreter) by default; a caller whose
     library has no use for a fresh heap may fork instead, so that modules it imported once are not
     imported again for every child (gensim takes a second). `watchdog(seconds, pid)`, when given, is called
-    about five times a second while the child runs.
+    about five times a second while the child runs. `what` names the child and `oom_hint` says what to change
+    when it runs out of memory (MemoryError, or killed by SIGKILL); a child that starts processes of its own
+    (the corpus tokenizers) must not be a daemon.
     """
     context = multiprocessing.get_context(start_method)
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, function, args), name="fasttext-train", daemon=True)
+    process = context.Process(target=_child, args=(sender, function, args), name="kindling-child", daemon=daemon)
     process.start()
     sender.close()
     started = time.monotonic()
@@ -101,12 +127,12 @@ def run_isolated(function: Callable[..., Any], *args: Any, start_method: str = "
                 watchdog(time.monotonic() - started, process.pid)
             if not process.is_alive() and not receiver.poll(0):
                 process.join()
-                raise _died(process.exitcode)
+                raise _died(process.exitcode, what, oom_hint)
         try:
             status, payload = receiver.recv()
         except EOFError:  # it closed the pipe without an answer: it died
             process.join(10)
-            raise _died(process.exitcode) from None
+            raise _died(process.exitcode, what, oom_hint) from None
         process.join(10)
     except BaseException:
         _stop(process)
@@ -115,18 +141,23 @@ def run_isolated(function: Callable[..., Any], *args: Any, start_method: str = "
         receiver.close()
     if status == "ok":
         return payload
+    if status == "kindling":
+        message, code, status_code, hint = payload
+        raise KindlingError(message, code=code, status=status_code, hint=hint)
     name, message = payload
+    if name == "MemoryError":
+        raise KindlingError(f"{what} ran out of memory (MemoryError{': ' + message if message else ''}).",
+                            code="out_of_memory", status=500, hint=oom_hint[:1].upper() + oom_hint[1:])
     if name in {"RuntimeError", "ValueError"}:
         raise (RuntimeError if name == "RuntimeError" else ValueError)(message)
     raise KindlingError(f"Training failed: {name}: {message}.", code="training_failed", status=500,
                         hint="This is unexpected; the job log has the details.")
 
 
-def _died(exitcode: int | None) -> KindlingError:
+def _died(exitcode: int | None, what: str, oom_hint: str) -> KindlingError:
     return KindlingError(
-        f"The fastText training process died ({_describe(exitcode or 0)}).", code="training_crashed", status=500,
-        hint="If it was killed (SIGKILL), the machine ran out of memory: lower buckets or vector_dim, "
-             "or use a larger instance.")
+        f"{what} died ({_describe(exitcode or 0)}).", code="training_crashed", status=500,
+        hint=f"If it was killed (SIGKILL), the machine ran out of memory: {oom_hint}")
 
 
 def _describe(exitcode: int) -> str:

@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import Iterator
 
 from container.errors import KindlingError
+from train.limits import Limits, line_too_long
 
 MAGIC = 0xCED7230A
 LENGTH_MASK = (1 << 29) - 1
 
 
-def records(stream) -> Iterator[bytes]:
-    """The payloads of a RecordIO stream (multi-part records joined)."""
+def records(stream, limit: int = Limits().max_line_bytes, where: str = "The RecordIO stream") -> Iterator[bytes]:
+    """The payloads of a RecordIO stream (multi-part records joined); a record longer than `limit` (the line
+    limit: a record becomes a line) is an error before its payload is read."""
     parts: list[bytes] = []
+    size, number = 0, 0
     while True:
         header = stream.read(8)
         if not header:
@@ -37,11 +40,14 @@ def records(stream) -> Iterator[bytes]:
             raise KindlingError(f"The RecordIO stream has a record without the magic number (0x{magic:08x}).",
                                 code="bad_recordio", hint="Check RecordWrapperType: use None for plain files.")
         flag, length = word >> 29, word & LENGTH_MASK
+        size += length
+        if size > limit:
+            raise line_too_long(f"{where}, record", number + 1, limit)
         payload = stream.read(length)
         stream.read((4 - length % 4) % 4)
         if flag in (0, 3):  # a whole record, or the last part of one
             yield b"".join(parts) + payload
-            parts = []
+            parts, size, number = [], 0, number + 1
         else:
             parts.append(payload)
 
@@ -80,9 +86,9 @@ def _as_line(record: bytes) -> bytes:
     return record if record.endswith(b"\n") else record + b"\n"
 
 
-def _paired(stream, attributes: tuple[str, ...]) -> Iterator[bytes]:
+def _paired(stream, attributes: tuple[str, ...], limit: int, where: str) -> Iterator[bytes]:
     values: list[bytes] = []
-    for record in records(stream):
+    for record in records(stream, limit, where):
         values.append(record)
         if len(values) == len(attributes):
             item = {}
@@ -99,8 +105,10 @@ def _paired(stream, attributes: tuple[str, ...]) -> Iterator[bytes]:
 class PipeSource:
     """A Pipe channel's epoch-0 FIFO, looking enough like a file for the channel readers."""
 
-    def __init__(self, fifo: Path, wrapper: str | None, attributes: tuple[str, ...] | None):
+    def __init__(self, fifo: Path, wrapper: str | None, attributes: tuple[str, ...] | None,
+                 max_record_bytes: int = Limits().max_line_bytes):
         self.fifo, self.wrapper, self.attributes = fifo, (wrapper or "None"), attributes
+        self.max_record_bytes = max_record_bytes
         self.name = fifo.name
         self.suffixes = [".jsonl"] if self.recordio and attributes else [".txt"]
         self.suffix = self.suffixes[-1]
@@ -128,13 +136,16 @@ class PipeSource:
         raw = open(self.fifo, "rb")  # blocks until SageMaker (or the tests' writer) opens the other end
         if not self.recordio:
             return raw
-        lines = _paired(raw, self.attributes) if self.attributes else (_as_line(r) for r in records(raw))
+        limit, where = self.max_record_bytes, str(self)
+        lines = (_paired(raw, self.attributes, limit, where) if self.attributes
+                 else (_as_line(r) for r in records(raw, limit, where)))
         return io.BufferedReader(_Lines(lines, raw), 1 << 20)
 
 
-def pipe_source(data_dir: Path, channel: str, wrapper: str | None, attributes: tuple[str, ...] | None) -> PipeSource:
+def pipe_source(data_dir: Path, channel: str, wrapper: str | None, attributes: tuple[str, ...] | None,
+                limits: Limits = Limits()) -> PipeSource:
     fifo = data_dir / f"{channel}_0"
     if not fifo.exists():
         raise KindlingError(f"Channel {channel!r} is in Pipe mode but {fifo} does not exist.", code="missing_channel",
                             hint="SageMaker creates <channel>_<epoch> FIFOs in Pipe mode; outside SageMaker use File.")
-    return PipeSource(fifo, wrapper, attributes)
+    return PipeSource(fifo, wrapper, attributes, limits.max_line_bytes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from container.errors import KindlingError
+from train.listing import regular_files
 
 CHANNEL = "pretrained"
 
@@ -18,7 +19,7 @@ def find_vectors(directory: Path) -> Path | None:
     """The one word2vec text file in the pretrained channel, or None when there is no such channel."""
     if not directory.is_dir():
         return None
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = regular_files(directory)
     if len(files) != 1:
         raise KindlingError(
             f"The 'pretrained' channel ({directory}) holds {len(files)} files; it must hold exactly one "
@@ -29,7 +30,7 @@ def find_vectors(directory: Path) -> Path | None:
 def check_dimension(path: Path, vector_dim: int) -> int:
     """The file's vector count; raises when its header is not `<count> <dim>` or dim != vector_dim."""
     with open(path, "rb") as handle:
-        header = handle.readline().split()
+        header = handle.readline(256).split()  # a header is two numbers; never read a huge first line whole
     if len(header) != 2 or not all(part.isdigit() for part in header):
         raise KindlingError(f"{path} does not start with a word2vec header line `<count> <dimension>`.",
                             code="bad_pretrained", hint="Export the vectors in word2vec text format (.vec).")

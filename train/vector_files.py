@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from container.compressed import open_binary
 from container.errors import KindlingError
+from train.limits import InputMeter, Limits, bounded_lines, open_metered
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,11 @@ def read_vocabulary(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").split("\n")[:-1]
 
 
-def read_word2vec_text(path: Path) -> tuple[list[str], np.ndarray]:
+def read_word2vec_text(path: Path, limits: Limits = Limits()) -> tuple[list[str], np.ndarray]:
     """word2vec/GloVe text vectors: an optional `<count> <dim>` header, then `word v1 ... vdim` lines."""
     words, rows, dim = [], [], None
-    with open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
+    with open_metered(path, InputMeter(str(path), limits)) as handle:
+        for number, raw in bounded_lines(handle, path, limits.max_line_bytes):
             parts = raw.decode("utf-8", errors="replace").rstrip("\n").rstrip(" ").split(" ")
             if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
                 continue  # the word2vec header
@@ -108,7 +108,7 @@ def read_spacy(directory: Path) -> tuple[list[str], np.ndarray]:
     return words, data[np.array(rows, dtype=np.int64)]
 
 
-def read_any(path: Path) -> tuple[list[str], np.ndarray]:
+def read_any(path: Path, limits: Limits = Limits()) -> tuple[list[str], np.ndarray]:
     if path.is_dir():
         return read_spacy(path)
-    return read_word2vec_text(path)
+    return read_word2vec_text(path, limits)

@@ -160,6 +160,16 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def _grandchildren(pid: int) -> list[int]:
+    found = []
+    for child in _children(pid):
+        try:
+            found += _children(child)
+        except OSError:  # it ended meanwhile
+            pass
+    return found
+
+
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
@@ -205,9 +215,10 @@ def test_sigterm_while_preparing_a_corpus_stops_the_job_and_its_tokenizer_proces
         fifo = _open_fifo_for_writing(data / "train_0", seconds=20)
         os.write(fifo, ("the quick brown fox jumps over the lazy dog\n" * 70000).encode())  # 3 MB: 3 batches
         deadline = time.monotonic() + 20
-        while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
+        # the job reads the channel in a child process, whose children are the tokenizers
+        while len(_grandchildren(process.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        workers = _children(process.pid)
+        workers = _grandchildren(process.pid)
         time.sleep(0.5)
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)

@@ -83,3 +83,26 @@ def test_a_stop_request_is_not_an_ordinary_exception():
     from train.isolated import Stopped
 
     assert issubclass(Stopped, BaseException) and not issubclass(Stopped, Exception)
+
+
+def _raises(kind):
+    from container.errors import KindlingError
+
+    if kind == "memory":
+        raise MemoryError("std::bad_alloc")
+    raise KindlingError("a sentence", code="line_too_long", hint="a hint")
+
+
+def test_a_child_memory_error_names_what_to_lower_and_kindling_errors_pass_through_whole():
+    import pytest
+
+    from container.errors import KindlingError
+    from train.isolated import run_isolated
+
+    with pytest.raises(KindlingError) as info:
+        run_isolated(_raises, "memory", start_method="fork")
+    assert info.value.code == "out_of_memory" and "ran out of memory (MemoryError: std::bad_alloc)" in info.value.message
+    assert "Lower buckets or vector_dim" in info.value.hint
+    with pytest.raises(KindlingError) as info:
+        run_isolated(_raises, "sentence", start_method="fork", what="Preparing the 'train' channel")
+    assert (info.value.message, info.value.code, info.value.hint) == ("a sentence", "line_too_long", "a hint")
