@@ -3,7 +3,7 @@ import os
 import pytest
 
 from container.paths import Paths
-from tests.image.docker import engine_problem, run_image
+from tests.image.docker import engine_problem, run_image, writable
 from tests.sagemaker_tree import make_tree, open_permissions
 
 
@@ -31,12 +31,6 @@ def image_bundle(tmp_path_factory):
     result = run_image("train", volumes={root: "/opt/ml"})
     assert result.returncode == 0, result.stdout + result.stderr
     return Paths(base=root, input=root / "input"), result
-
-
-def writable(path):
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o777)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def writable(path: Path) -> Path:
+    """A folder any container user may write (the image runs as root, `kindling` or any --user)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o777)
+    return path
+
+
 def run_image(*args: str, volumes: dict[Path, str] | None = None, env: dict | None = None,
               user: str | None = None, extra: list[str] | None = None, timeout: float = 300
               ) -> subprocess.CompletedProcess:

@@ -6,10 +6,9 @@ import shutil
 
 import fasttext
 import numpy as np
-import pytest
 import requests
 
-from tests.image.docker import run_image, serving, wait_for_ping
+from tests.image.docker import run_image, serving, wait_for_ping, writable
 from tests.sagemaker_tree import BGWIKI_SAMPLE, ENWIKI_SAMPLE, gensim_test_data
 
 GEOGRAPHY = {"lake", "lakes", "valley", "valleys", "mountain", "mountains", "island", "islands", "coast", "sea",

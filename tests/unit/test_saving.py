@@ -2,7 +2,6 @@
 truncated model.bin). A file-size limit (RLIMIT_FSIZE: writes past it fail with EFBIG) stands in for a
 full disk, in a child process so the test run itself is not limited."""
 
-import pytest
 
 from container.errors import KindlingError
 
