@@ -39,7 +39,7 @@ def test_merge_sums_equal_keys_in_key_order_for_any_budget(tmp_path, budget):
 
 
 def test_every_group_of_the_first_key_arrives_in_one_batch(tmp_path):
-    batches = random_batches(2, 12, 4000, anchors=7, entities=100_000)  # groups far larger than a merge chunk (1024 rows)
+    batches = random_batches(2, 12, 8000, anchors=2, entities=10**6)  # groups far larger than a merge chunk (1024 rows)
     _, out = merged(tmp_path, batches, budget=20_000)
     assert len(out) > 1
     firsts = [set(b["anchor"].tolist()) for b in out]
