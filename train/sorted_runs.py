@@ -44,6 +44,19 @@ def reduce(batch: Batch, keys: tuple[str, ...], total: str | None) -> Batch:
     return out
 
 
+def save_batch(directory: Path, batch: Batch) -> Path:
+    """One .npy per column under directory (memory-mappable one column at a time)."""
+    directory.mkdir(parents=True)
+    for name, column in batch.items():
+        np.save(directory / f"{name}.npy", column)
+    return directory
+
+
+def load_batch(directory: Path, columns: list[str] | None = None) -> Batch:
+    names = columns or sorted(p.stem for p in directory.glob("*.npy"))
+    return {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in names}
+
+
 class RunWriter:
     """Buffers rows and spills a sorted, reduced run to `directory` each time the buffer passes `budget` bytes."""
 
@@ -66,20 +79,13 @@ class RunWriter:
         if not self.pending:
             return
         run = self.directory / f"{self.name}-{len(self.runs):05d}"
-        run.mkdir(parents=True)
-        for name, column in reduce(concat(self.pending), self.keys, self.total).items():
-            np.save(run / f"{name}.npy", column)
-        self.runs.append(run)
+        self.runs.append(save_batch(run, reduce(concat(self.pending), self.keys, self.total)))
         self.pending, self.pending_bytes = [], 0
 
     def finish(self) -> list[Path]:
         """Every run written (the buffer spilled too)."""
         self.spill()
         return self.runs
-
-
-def _open(run: Path, columns: list[str]) -> Batch:
-    return {name: np.load(run / f"{name}.npy", mmap_mode="r") for name in columns}
 
 
 def merge(runs: list[Path], columns: list[str], keys: tuple[str, ...], total: str | None,
@@ -89,7 +95,7 @@ def merge(runs: list[Path], columns: list[str], keys: tuple[str, ...], total: st
     From each run, a chunk is read; the bound is the smallest last first-key among the chunks of runs that
     go on past their chunk. Every row up to the bound (in any run, found by binary search) is in this batch
     and no row after it, so a group of the first key never spans two batches."""
-    opened = [_open(run, columns) for run in runs]
+    opened = [load_batch(run, columns) for run in runs]
     opened = [run for run in opened if rows(run)]
     if not opened:
         return
