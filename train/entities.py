@@ -548,7 +548,7 @@ def _build_from_dumps(params: EntityParams, tokenizer: Tokenizer, dumps: list[Pa
     vectors = None
     with tempfile.TemporaryDirectory(prefix="kindling-kb-") as scratch:
         built = build_kb(dumps, settings, thresholds, Path(scratch), stage / KB_DIR,
-                         params.processes or default_processes(), params.working_budget_mb)
+                         params.processes or default_processes(), params.working_budget_mb << 20)
         log.info("dump: %s", ", ".join(f"{k}={v}" for k, v in sorted(built.counts.items())))
         metrics: dict = {"counts": built.counts}
         kb_meta = built.meta

@@ -25,7 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
-from container.dump_pieces import pieces
+from container.dump_pieces import MIN_PIECE_BYTES, pieces
 from container.errors import KindlingError
 from train.isolated import leave_stopping_to_parent
 from train.kb_build import count as counting
@@ -73,11 +73,11 @@ def _count(tokens: Path) -> np.ndarray:
 
 
 def build(files: list[Path], settings: Settings, thresholds: Thresholds, workdir: Path, kb_dir: Path,
-          processes: int = 1, budget_mb: int = 256) -> Built:
+          processes: int = 1, budget: int = 256 << 20,
+          min_piece_bytes: int = MIN_PIECE_BYTES) -> Built:
     global _ANCHORS
     started = time.monotonic()
-    budget = budget_mb << 20
-    cut = pieces(files, processes * PIECES_PER_PROCESS)
+    cut = pieces(files, processes * PIECES_PER_PROCESS, min_piece_bytes)
     piece_dirs = [workdir / "pieces" / f"{index:05d}" for index in range(len(cut))]
     scanned = _map(scan, [(p, settings, d, budget // processes) for p, d in zip(cut, piece_dirs)], processes, "scan")
     if not sum(counts["pages"] for counts in scanned):
@@ -93,7 +93,7 @@ def build(files: list[Path], settings: Settings, thresholds: Thresholds, workdir
                         np.zeros(len(texts), dtype=np.int64))
     finally:
         _ANCHORS = None
-    meta = write(workdir / "resolved", documents, piece_dirs, kb_dir, thresholds)
+    meta = write(workdir / "resolved", documents, piece_dirs, kb_dir, thresholds, budget)
     counts = {**summary["counts"], "articles": summary["articles"], "entities": summary["entities"],
               "anchors": summary["anchors"], "links": summary["links"]}
     log.info("entity KB: built in %.1f s", time.monotonic() - started)

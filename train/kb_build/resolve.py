@@ -174,7 +174,7 @@ def resolve(piece_dirs: list[Path], settings: Settings, out: Path, budget: int) 
                 "page_id": np.concatenate([pages["page_id"][registry.page_rows], np.zeros(len(missing), np.int64)]),
                 "has_page": np.concatenate([np.ones(pages_count, np.uint8), np.zeros(len(missing), np.uint8)])}
     save_batch(out / "entities", entities)
-    anchors, links = anchor_links(counts.finish())
+    anchors, links = anchor_links(counts.finish(), budget)
     texts = lookup([run for d in piece_dirs for run in sorted(d.glob("anchors-*"))], anchors)
     np.save(out / "anchors.npy", anchors)
     (out / "anchors.txt").write_bytes(b"".join(text + b"\n" for text in texts))
@@ -201,10 +201,10 @@ def title_links(registry: Registry, pages: Batch, count: int) -> Batch:
             "count": np.full(int(keep.sum()), count, dtype=np.int64)}
 
 
-def anchor_links(runs: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+def anchor_links(runs: list[Path], budget: int) -> tuple[np.ndarray, np.ndarray]:
     """Every anchor (sorted hashes) and its links, pseudo-links included."""
     anchors, links = [np.zeros(0, dtype=np.uint64)], [np.zeros(0, dtype=np.int64)]
-    for batch in merge(runs, COUNT_COLUMNS, ("anchor", "entity"), "count"):
+    for batch in merge(runs, COUNT_COLUMNS, ("anchor", "entity"), "count", budget):
         starts = np.flatnonzero(np.concatenate([[True], batch["anchor"][1:] != batch["anchor"][:-1]]))
         anchors.append(batch["anchor"][starts])
         links.append(np.add.reduceat(batch["count"], starts))

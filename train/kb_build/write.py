@@ -34,10 +34,10 @@ def _blob(encoded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return offsets, np.frombuffer(b"".join(encoded), dtype=np.uint8)
 
 
-def inlink_arrays(resolved: Path, entities: int, runs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def inlink_arrays(resolved: Path, entities: int, runs: list[str], budget: int) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, sources): each entity's distinct linking pages, sorted."""
     sources, indegree = [np.zeros(0, dtype=np.int32)], np.zeros(entities, dtype=np.int64)
-    for batch in merge([resolved / run for run in runs], INLINK_COLUMNS, ("entity", "source"), None):
+    for batch in merge([resolved / run for run in runs], INLINK_COLUMNS, ("entity", "source"), None, budget):
         sources.append(batch["source"].astype(np.int32))
         indegree += np.bincount(batch["entity"], minlength=entities)
     return np.concatenate([[0], np.cumsum(indegree)]).astype(np.int64), np.concatenate(sources)
@@ -56,14 +56,16 @@ def ranked(batch: Batch, links: np.ndarray, keep: np.ndarray, indegree: np.ndarr
     return entity[chosen].astype(np.int32), (count[chosen] / links[group[chosen]]).astype(np.float32), per_anchor
 
 
-def write(resolved: Path, documents: np.ndarray, piece_dirs: list[Path], kb_dir: Path, thresholds: Thresholds) -> dict:
+def write(resolved: Path, documents: np.ndarray, piece_dirs: list[Path], kb_dir: Path, thresholds: Thresholds,
+          budget: int = 64 << 20) -> dict:
     summary = json.loads((resolved / "resolve.json").read_text(encoding="utf-8"))
-    inlink_offsets, inlink_source = inlink_arrays(resolved, summary["entities"], summary["inlink_runs"])
+    inlink_offsets, inlink_source = inlink_arrays(resolved, summary["entities"], summary["inlink_runs"], budget)
     indegree = np.diff(inlink_offsets)
     texts = (resolved / "anchors.txt").read_bytes().split(b"\n")[:-1]
     out = {"hash": [], "probability": [], "links": [], "entity": [], "commonness": [], "per_anchor": [], "text": []}
     done = 0
-    for batch in merge([resolved / run for run in summary["count_runs"]], COUNT_COLUMNS, ("anchor", "entity"), "count"):
+    for batch in merge([resolved / run for run in summary["count_runs"]], COUNT_COLUMNS, ("anchor", "entity"), "count",
+                       budget):
         starts = np.flatnonzero(np.concatenate([[True], batch["anchor"][1:] != batch["anchor"][:-1]]))
         links = np.add.reduceat(batch["count"], starts)
         frequency = documents[done:done + len(starts)]
