@@ -5,6 +5,7 @@ intended change of the KB's contents: `python -m tests.contract.test_entity_kb_e
 
 from __future__ import annotations
 
+import bz2
 import hashlib
 import json
 import shutil
@@ -40,6 +41,9 @@ def build(directory: Path, dump: str, extra: dict, more: dict | None = None) -> 
     root = make_tree(directory / "ml", {**QUIET, **extra, **(more or {})}, {"train": channel})
     if dump == "sample":
         shutil.copy(gensim_test_data() / ENWIKI_SAMPLE, root / "input" / "data" / "train" / ENWIKI_SAMPLE)
+    elif dump == "sample.xml":  # plain XML: cut into pieces, read by several processes
+        (root / "input" / "data" / "train" / "sample.xml").write_bytes(
+            bz2.decompress((gensim_test_data() / ENWIKI_SAMPLE).read_bytes()))
     assert run(Paths(base=root, input=root / "input")) == 0, (root / "output" / "failure").read_text()
     model = root / "model"
     files = sorted((model / "kb").iterdir()) + ([model / "eval.json"] if (model / "eval.json").exists() else [])
@@ -57,6 +61,14 @@ def record():
 def test_the_kb_matches_the_dict_builders_byte_for_byte(tmp_path, record, case):
     dump, extra = CASES[case]
     assert build(tmp_path, dump, extra) == record[case]
+
+
+@pytest.mark.parametrize("how", [{"processes": "1"}, {"processes": "2"}, {"processes": "2", "working_budget_mb": "1"}])
+def test_processes_pieces_and_budget_change_no_byte_of_the_kb(tmp_path, caplog, record, how):
+    caplog.set_level("INFO")
+    assert build(tmp_path, "sample.xml", {}, how) == record["sample"]
+    pieces = 4 * int(how["processes"])
+    assert f"entity KB: {pieces} piece(s) scanned by {how['processes']} process(es)" in caplog.text
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the record
