@@ -25,7 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
-from container.dump_pieces import MIN_PIECE_BYTES, pieces
+from container.dump_pieces import MIN_PIECE_BYTES, Piece, pieces
 from container.errors import KindlingError
 from train.isolated import leave_stopping_to_parent
 from train.kb_build import count as counting
@@ -72,29 +72,47 @@ def _count(tokens: Path) -> np.ndarray:
     return counting.count(_ANCHORS, [tokens])
 
 
-def build(files: list[Path], settings: Settings, thresholds: Thresholds, workdir: Path, kb_dir: Path,
-          processes: int = 1, budget: int = 256 << 20,
-          min_piece_bytes: int = MIN_PIECE_BYTES) -> Built:
+def scan_pieces(cut: list[Piece], names: list[str], settings: Settings, piece_dirs: list[Path], processes: int,
+                budget: int) -> list[dict]:
+    """Scan every piece (processes at a time); each process gets its share of the budget."""
+    started = time.monotonic()
+    scanned = _map(scan, [(p, settings, d, budget // processes, n) for p, d, n in zip(cut, piece_dirs, names)],
+                   processes, "scan")
+    log.info("entity KB: %d piece(s) scanned by %d process(es) in %.1f s", len(cut), processes,
+             time.monotonic() - started)
+    return scanned
+
+
+def document_frequencies(resolved: Path, piece_dirs: list[Path], processes: int) -> np.ndarray:
+    """For every anchor of the resolved KB, the articles of these pieces whose text holds it."""
     global _ANCHORS
+    texts = (resolved / "anchors.txt").read_bytes().decode("utf-8").split("\n")[:-1]
+    _ANCHORS = counting.AnchorSet(texts)
+    try:
+        return sum(_map(_count, [(d / "tokens.txt",) for d in piece_dirs], processes, "count"),
+                   np.zeros(len(texts), dtype=np.int64))
+    finally:
+        _ANCHORS = None
+
+
+def counters(summary: dict) -> dict:
+    """The dump's counters as the log line and the manifest give them."""
+    return {**summary["counts"], "articles": summary["articles"], "entities": summary["entities"],
+            "anchors": summary["anchors"], "links": summary["links"]}
+
+
+def build(files: list[Path], settings: Settings, thresholds: Thresholds, workdir: Path, kb_dir: Path,
+          processes: int = 1, budget: int = 256 << 20, min_piece_bytes: int = MIN_PIECE_BYTES) -> Built:
+    """The four phases in this process and its pool: what mode=entities runs."""
     started = time.monotonic()
     cut = pieces(files, processes * PIECES_PER_PROCESS, min_piece_bytes)
     piece_dirs = [workdir / "pieces" / f"{index:05d}" for index in range(len(cut))]
-    scanned = _map(scan, [(p, settings, d, budget // processes) for p, d in zip(cut, piece_dirs)], processes, "scan")
+    scanned = scan_pieces(cut, [""] * len(cut), settings, piece_dirs, processes, budget)
     if not sum(counts["pages"] for counts in scanned):
         raise KindlingError(f"The dump(s) {', '.join(map(str, files))} hold no articles.", code="empty_dump",
                             hint="Give a pages-articles dump.")
-    log.info("entity KB: %d piece(s) scanned by %d process(es) in %.1f s", len(cut), processes,
-             time.monotonic() - started)
     summary = resolve(piece_dirs, settings, workdir / "resolved", budget)
-    texts = (workdir / "resolved" / "anchors.txt").read_bytes().decode("utf-8").split("\n")[:-1]
-    _ANCHORS = counting.AnchorSet(texts)
-    try:
-        documents = sum(_map(_count, [(d / "tokens.txt",) for d in piece_dirs], processes, "count"),
-                        np.zeros(len(texts), dtype=np.int64))
-    finally:
-        _ANCHORS = None
+    documents = document_frequencies(workdir / "resolved", piece_dirs, processes)
     meta = write(workdir / "resolved", documents, piece_dirs, kb_dir, thresholds, budget)
-    counts = {**summary["counts"], "articles": summary["articles"], "entities": summary["entities"],
-              "anchors": summary["anchors"], "links": summary["links"]}
     log.info("entity KB: built in %.1f s", time.monotonic() - started)
-    return Built(counts, meta, piece_dirs, workdir / "resolved")
+    return Built(counters(summary), meta, piece_dirs, workdir / "resolved")

@@ -73,8 +73,9 @@ class _Links:
 _DTYPES = {"row": np.uint32, "target": np.uint64, "anchor": np.uint64, "first": np.uint32, "last": np.uint32}
 
 
-def scan(piece: Piece, settings: Settings, out: Path, budget: int) -> dict:
-    """Scan one piece into `out` (a new directory); returns the piece's counters."""
+def scan(piece: Piece, settings: Settings, out: Path, budget: int, file_name: str = "") -> dict:
+    """Scan one piece into `out` (a new directory); returns the piece's counters. `file_name` is the piece's file
+    as the merge orders it (its path under the shard's input), for sharded builds."""
     out.mkdir(parents=True)
     titles, anchors = StringTable(out, "titles", budget // 3), StringTable(out, "anchors", budget // 3)
     pages = {"title": array("Q"), "page_id": array("q"), "kind": array("B"), "has_text": array("B"),
@@ -111,7 +112,8 @@ def scan(piece: Piece, settings: Settings, out: Path, budget: int) -> dict:
     save_batch(out / "pages", {name: np.array(values, dtype=_PAGE_DTYPES[name]) for name, values in pages.items()})
     titles.finish()
     anchors.finish()
-    (out / DONE).write_text(json.dumps({"piece": piece.where, "settings": settings.to_json(), "counts": counts},
+    (out / DONE).write_text(json.dumps({"piece": piece.where, "file": file_name, "start": piece.start,
+                                        "settings": settings.to_json(), "counts": counts},
                                        indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return counts
 
