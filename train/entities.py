@@ -582,8 +582,8 @@ def _add_entity_vectors(built: Built, params: EntityParams, tokenizer: Tokenizer
     vectors = train_word_vectors(corpus, params, scratch, titles, tokenizer)
     sums = np.zeros((len(titles), vectors.unit.shape[1]), dtype=np.float32)
     for tokens, links in linked_articles(built.pieces, built.resolved):
-        add_contexts(sums, Article(-1, "", tokens, [(first, last, entity, "", 0, 0) for first, last, entity in links]), vectors.words,
-                     vectors.unit, params.context_window)
+        links = [(first, last, entity, "", 0, 0) for first, last, entity in links]
+        add_contexts(sums, Article(-1, "", tokens, links), vectors.words, vectors.unit, params.context_window)
     np.save(kb_dir / f"{VECTORS}.npy", np.ascontiguousarray(combined(sums, vectors.titles), dtype=np.float32))
     meta = {**built.meta, "vectors": True}
     (kb_dir / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

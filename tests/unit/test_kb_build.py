@@ -145,3 +145,22 @@ def test_document_counts_are_the_dict_builders_n_gram_counts_even_when_hashes_co
         assert counting.AnchorSet(texts).documents(articles).tolist() == expected
 
     check()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_entity_vectors_see_the_dict_builders_articles_and_corpus(tmp_path, seed):
+    """Entity vectors are not reproducible (gensim threads), so their inputs are compared: the word-vector
+    corpus and, per article, the tokens and (first, last, entity) of every counted link."""
+    from train.kb_build.contexts import linked_articles
+
+    path = tmp_path / "wiki.xml"
+    path.write_text(random_dump(seed), encoding="utf-8")
+    params, tokenizer = EntityParams(drop_missing_targets=seed == 1), Tokenizer()
+    reader = DumpReader([path], tokenizer, params)
+    expected = [(a.tokens, [(f, e, entity) for f, e, entity, *_ in a.links]) for a in reader.articles()]
+    settings = Settings(tokenizer, params.title_links, params.drop_missing_targets)
+    built = build([path], settings, Thresholds(), tmp_path / "new", tmp_path / "kb", processes=2, budget=4096,
+                  min_piece_bytes=1)
+    assert len(built.pieces) > 1 and list(linked_articles(built.pieces, built.resolved)) == expected
+    corpus = "".join((d / "tokens.txt").read_text(encoding="utf-8") for d in built.pieces)
+    assert corpus == "".join(" ".join(tokens) + "\n" for tokens, _ in expected)
