@@ -1,20 +1,21 @@
 """mode=entities: an entity knowledge base from Wikipedia dumps or alias tables, evaluated, for /invocations.
 
-From MediaWiki dumps (the `train` channel; .xml / .bz2 / .gz), in passes that stream the dump:
-1. titles, page ids, redirects and disambiguation pages;
-2. every article's links (markup stripped by container/wikipedia.py, link text through the shared
-   tokenizer): anchor -> entity counts, in-link sets; targets resolved through redirects; links to
-   disambiguation pages and self-links dropped; targets without a page kept (a sample dump is partial)
-   unless drop_missing_targets=true; titles and redirect titles (without a trailing "(...)") added as
-   anchors of their page with `title_links` pseudo-links (TAGME's boost);
-3. the number of articles whose text contains each anchor (link probability's denominator) and, with
-   vectors=true, entity vectors: the mean unit word vector of the words around the entity's links plus
-   the mean word vector of its title (word vectors trained on the dump's text in the same job, gensim engine).
+From MediaWiki dumps (the `train` channel; .xml / .bz2 / .gz), by the streaming builder in train/kb_build
+(scan, resolve, count, write: bounded memory, `processes` in parallel, the same bytes for any split):
+titles, page ids, redirects (resolved) and disambiguation pages; every article's links (markup stripped
+by container/wikipedia.py, link text through the shared tokenizer): anchor -> entity counts, in-links;
+links to disambiguation pages and self-links dropped; targets without a page kept (a sample dump is
+partial) unless drop_missing_targets=true; titles and redirect titles (without a trailing "(...)") added
+as anchors of their page with `title_links` pseudo-links (TAGME's boost); the number of articles whose
+text contains each anchor (link probability's denominator). With vectors=true, entity vectors: the mean
+unit word vector of the words around the entity's links plus the mean word vector of its title (word
+vectors trained on the scan's token lines in the same job, gensim engine).
 From alias tables (.tsv: alias, entity id[, title[, count]]; .jsonl: {"alias", "id", "title", "count"}),
 duplicate aliases summed, link probability 1.
 
-Evaluation (evaluation=true, dumps only): page-level k-fold cross-validation over up to eval_max_pages
-articles kept from pass 2, statistics from the training folds only (see evaluate_kb below).
+Evaluation (evaluation=true, dumps only): page-level k-fold cross-validation over the first eval_max_pages
+articles, read again from the dump with the dict view below (DumpReader, Statistics), statistics from the
+training folds only (see evaluate_kb below).
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ _title_anchor = title_anchor
 
 
 class DumpReader:
-    """The dump's page registry (pass 1) and its articles with resolved links (pass 2 and 3)."""
+    """The dump's page registry and its articles with resolved links, as dictionaries: the evaluation's view
+    (its folds rebuild statistics from subsets of articles); the KB itself comes from train/kb_build."""
 
     def __init__(self, files: list[Path], tokenizer: Tokenizer, params: EntityParams):
         self.files, self.tokenizer, self.params = files, tokenizer, params
