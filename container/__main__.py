@@ -26,6 +26,9 @@ commands:
                    [--text-field text] [--processes N]
                    raw text / JSON Lines / Wikipedia XML dumps -> OUT/corpus.txt + OUT/summary.json
                    (defaults: /opt/ml/processing/input -> /opt/ml/processing/output)
+  kb scan|resolve|count|write ...
+                   the entity KB from a dump built by shards (`kb --help`): scan each shard's dump files,
+                   resolve, count document frequencies in parts, write the bundle
   launch COMMAND   run this image on SageMaker / ECS (boto3): push, train, tune, deploy, transform,
                    ecs-task, ecs-run; --dry-run prints the API requests (`launch --help`)
   serve            serve the bundle in model/ on port $SAGEMAKER_BIND_TO_PORT (default 8080):
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         from train.corpus import main as prepare_main
 
         return prepare_main(args)
+    if command == "kb":
+        from train.kb_build.shards import main as kb_main
+
+        return kb_main(args)
     if command == "serve":
         if args:
             return _usage_error(f"serve takes no arguments (got {' '.join(args)}); configure it with environment settings")

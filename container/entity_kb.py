@@ -174,6 +174,13 @@ def write_compact(directory: Path, stats: Statistics, *, min_anchor_links: int =
     return meta
 
 
+def entity_titles(directory: Path) -> list[str]:
+    """Every entity's title, in index order (the builder's view of a written KB)."""
+    offsets = np.load(directory / "entity_title_offsets.npy").tolist()
+    blob = np.load(directory / "entity_title.npy").tobytes()
+    return [blob[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(len(offsets) - 1)]
+
+
 class CompactKB:
     """The written KB, memory-mapped."""
 

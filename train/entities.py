@@ -1,24 +1,26 @@
 """mode=entities: an entity knowledge base from Wikipedia dumps or alias tables, evaluated, for /invocations.
 
-From MediaWiki dumps (the `train` channel; .xml / .bz2 / .gz), in passes that stream the dump:
-1. titles, page ids, redirects and disambiguation pages;
-2. every article's links (markup stripped by container/wikipedia.py, link text through the shared
-   tokenizer): anchor -> entity counts, in-link sets; targets resolved through redirects; links to
-   disambiguation pages and self-links dropped; targets without a page kept (a sample dump is partial)
-   unless drop_missing_targets=true; titles and redirect titles (without a trailing "(...)") added as
-   anchors of their page with `title_links` pseudo-links (TAGME's boost);
-3. the number of articles whose text contains each anchor (link probability's denominator) and, with
-   vectors=true, entity vectors: the mean unit word vector of the words around the entity's links plus
-   the mean word vector of its title (word vectors trained on the dump's text in the same job, gensim engine).
+From MediaWiki dumps (the `train` channel; .xml / .bz2 / .gz), by the streaming builder in train/kb_build
+(scan, resolve, count, write: bounded memory, `processes` in parallel, the same bytes for any split):
+titles, page ids, redirects (resolved) and disambiguation pages; every article's links (markup stripped
+by container/wikipedia.py, link text through the shared tokenizer): anchor -> entity counts, in-links;
+links to disambiguation pages and self-links dropped; targets without a page kept (a sample dump is
+partial) unless drop_missing_targets=true; titles and redirect titles (without a trailing "(...)") added
+as anchors of their page with `title_links` pseudo-links (TAGME's boost); the number of articles whose
+text contains each anchor (link probability's denominator). With vectors=true, entity vectors: the mean
+unit word vector of the words around the entity's links plus the mean word vector of its title (word
+vectors trained on the scan's token lines in the same job, gensim engine).
 From alias tables (.tsv: alias, entity id[, title[, count]]; .jsonl: {"alias", "id", "title", "count"}),
 duplicate aliases summed, link probability 1.
 
-Evaluation (evaluation=true, dumps only): page-level k-fold cross-validation over up to eval_max_pages
-articles kept from pass 2, statistics from the training folds only (see evaluate_kb below).
+Evaluation (evaluation=true, dumps only): page-level k-fold cross-validation over the first eval_max_pages
+articles, read again from the dump with the dict view below (DumpReader, Statistics), statistics from the
+training folds only (see evaluate_kb below).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -37,7 +39,7 @@ from container import hyperparameters as hp
 from container import wikipedia
 from container.bundle import describe_files, write_manifest
 from container.compressed import open_binary
-from container.entity_kb import KB_DIR, MemoryKB, Statistics, write_compact
+from container.entity_kb import KB_DIR, META, VECTORS, MemoryKB, Statistics, entity_titles, write_compact
 from container.errors import KindlingError
 from container.logs import metric
 from container.tagme import RELATEDNESS, Mention, RankingParams, annotate, candidates_of, disambiguate
@@ -45,11 +47,18 @@ from container.tokenizer import SCHEMES, Tokenizer
 from container.unit_vectors import unit_rows
 from train.channels import channel_files
 from train.checkpoints import CheckpointStore, fingerprint
+from train.corpus import default_processes
+from train.kb_build import Built
+from train.kb_build import build as build_kb
+from train.kb_build.contexts import linked_articles
+from train.kb_build.scan import Settings, title_anchor
+from train.kb_build.write import Thresholds
 from train.environment import TrainingEnvironment
 
 log = logging.getLogger(__name__)
 TASK = "entities"
 EVAL_FILE = "eval.json"
+OUTPUT_NEUTRAL = ("processes", "working_budget_mb")  # change how the KB is built, not what it holds
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,10 @@ class EntityParams:
     evaluation: bool = hp.param(True, "cross-validate on the dump (k folds of pages)")
     folds: int = hp.param(5, "cross-validation folds", minimum=2, maximum=20)
     eval_max_pages: int = hp.param(5000, "articles kept in memory for the cross-validation", minimum=10)
+    processes: int = hp.param(0, "processes that read the dump (0: one per CPU); the KB is the same for any number",
+                              minimum=0, maximum=1024)
+    working_budget_mb: int = hp.param(256, "memory for link statistics before they spill to sorted runs on disk "
+                                      "(shared by the processes); the KB is the same for any budget", minimum=1)
     tau: float = hp.param(0.02, "default minimum commonness of a candidate", minimum=0, maximum=1)
     epsilon: float = hp.param(0.3, "default TAGME epsilon", minimum=0, maximum=1)
     rho_threshold: float = hp.param(0.1, "default minimum rho of an annotation", minimum=0, maximum=1)
@@ -92,14 +105,12 @@ def _is_dump(path: Path) -> bool:
         return wikipedia.is_dump(handle.read(4096))
 
 
-def _title_anchor(title: str, tokenizer: Tokenizer) -> str:
-    if title.endswith(")") and " (" in title:
-        title = title[:title.rindex(" (")]
-    return " ".join(tokenizer.tokenize(title))
+_title_anchor = title_anchor
 
 
 class DumpReader:
-    """The dump's page registry (pass 1) and its articles with resolved links (pass 2 and 3)."""
+    """The dump's page registry and its articles with resolved links, as dictionaries: the evaluation's view
+    (its folds rebuild statistics from subsets of articles); the KB itself comes from train/kb_build."""
 
     def __init__(self, files: list[Path], tokenizer: Tokenizer, params: EntityParams):
         self.files, self.tokenizer, self.params = files, tokenizer, params
@@ -491,7 +502,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
                           "a Wikipedia dump (.xml.bz2) or an alias table (.tsv/.jsonl)")
     # a finished KB (and its evaluation) is kept in /opt/ml/checkpoints: a restarted spot job reuses it
     store = CheckpointStore(env.paths.checkpoints)
-    key = fingerprint(files, hp.as_dict(params))
+    key = fingerprint(files, {k: v for k, v in hp.as_dict(params).items() if k not in OUTPUT_NEUTRAL})
     reused = store.find("entity-kb", key)
     if reused is not None:
         shutil.copytree(reused / KB_DIR, stage / KB_DIR)
@@ -517,63 +528,68 @@ def _build(env: TrainingEnvironment, params: EntityParams, tokenizer: Tokenizer,
     if dumps and tables:
         raise KindlingError("The 'train' channel mixes Wikipedia dumps and alias tables.", code="bad_hyperparameters",
                             hint="Build one KB from dumps or one from alias tables.")
-    metrics: dict = {}
-    entity_matrix = None
-    if tables:
+    if dumps:
+        metrics, kb_meta = _build_from_dumps(params, tokenizer, dumps, stage)
+    else:
         stats = alias_statistics(tables, tokenizer)
         log.info("alias table KB: %d aliases, %d entities", len(stats.links), len(stats.titles))
-    else:
-        reader = DumpReader(dumps, tokenizer, params)
-        stats = reader.stats
-        if not reader.counts["pages"]:
-            raise KindlingError(f"The dump(s) {', '.join(map(str, dumps))} hold no articles.", code="empty_dump",
-                                hint="Give a pages-articles dump.")
-        kept: list[Article] = []
-        vectors = None
-        with tempfile.TemporaryDirectory(prefix="kindling-") as scratch:
-            corpus = Path(scratch) / "entity-corpus.txt"
-            with open(corpus, "w", encoding="utf-8") as out:  # the word-vector corpus, written on the way
-                for article in reader.articles():
-                    add_links(stats, article)
-                    if params.vectors:
-                        out.write(" ".join(article.tokens) + "\n")
-                    if len(kept) < params.eval_max_pages:
-                        kept.append(article)
-            add_title_anchors(stats, reader, params.title_links)
-            if params.vectors:
-                vectors = train_word_vectors(corpus, params, Path(scratch), stats.titles, tokenizer)
-        everything_kept = len(kept) == stats.pages
-        pass_two = Counter(reader.counts)  # another pass over the dump must not count its links again
-        # one more pass: documents containing each anchor, and the words around each entity's links
-        prefixes, longest = anchor_prefixes(stats), stats.max_anchor_tokens()
-        sums = np.zeros((len(stats.titles), vectors.unit.shape[1]), dtype=np.float32) if vectors is not None else None
-        for article in (kept if everything_kept else reader.articles()):
-            stats.documents_with.update(anchors_in(article.tokens, stats.links, prefixes, longest))
-            if sums is not None:
-                add_contexts(sums, article, vectors.words, vectors.unit, params.context_window)
-        entity_matrix = combined(sums, vectors.titles) if vectors is not None else None
-        reader.counts = pass_two
-        counts = {**reader.counts, "articles": stats.pages, "entities": len(stats.titles), "anchors": len(stats.links),
-                  "links": sum(sum(c.values()) for c in stats.links.values())}
-        log.info("dump: %s", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-        metrics["counts"] = counts
-        if params.evaluation:
-            scores = evaluate_kb(reader, kept, params, vectors)
-            (stage / EVAL_FILE).write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            _log_table(scores)
-            metric("d2w_accuracy", scores["d2w"]["tagme_accuracy"])
-            metric("d2w_commonness_accuracy", scores["d2w"]["commonness_accuracy"])
-            metric("a2w_f1", scores["a2w_strong"]["f1"])
-            metrics["evaluation"] = {k: scores[k] for k in ("d2w", "a2w_strong", "precision_at_1", "kb_coverage")}
-            if "served" in scores:
-                metrics["served_ranking"] = scores["served"]
-    kb_meta = write_compact(stage / KB_DIR, stats, min_anchor_links=params.min_anchor_links,
-                            min_link_probability=params.min_link_probability, max_candidates=params.max_candidates,
-                            vectors=entity_matrix)
+        metrics, kb_meta = {}, write_compact(stage / KB_DIR, stats, min_anchor_links=params.min_anchor_links,
+                                             min_link_probability=params.min_link_probability,
+                                             max_candidates=params.max_candidates)
     log.info("KB written: %d anchors, %d entities, %d candidates, %d in-links%s", kb_meta["anchors"],
              kb_meta["entities"], kb_meta["candidates"], kb_meta["inlinks"], ", entity vectors" if kb_meta["vectors"]
              else "")
     return metrics, kb_meta
+
+
+def _build_from_dumps(params: EntityParams, tokenizer: Tokenizer, dumps: list[Path], stage: Path):
+    """The streaming builder (train/kb_build) writes the KB; word and entity vectors come from its token lines;
+    the evaluation reads its eval_max_pages articles from the dump again (only when it runs)."""
+    settings = Settings(tokenizer, params.title_links, params.drop_missing_targets)
+    thresholds = Thresholds(params.min_anchor_links, params.min_link_probability, params.max_candidates)
+    vectors = None
+    with tempfile.TemporaryDirectory(prefix="kindling-kb-") as scratch:
+        built = build_kb(dumps, settings, thresholds, Path(scratch), stage / KB_DIR,
+                         params.processes or default_processes(), params.working_budget_mb << 20)
+        log.info("dump: %s", ", ".join(f"{k}={v}" for k, v in sorted(built.counts.items())))
+        metrics: dict = {"counts": built.counts}
+        kb_meta = built.meta
+        if params.vectors:
+            vectors, kb_meta = _add_entity_vectors(built, params, tokenizer, Path(scratch), stage / KB_DIR)
+    if params.evaluation:
+        reader = DumpReader(dumps, tokenizer, params)
+        kept = list(itertools.islice(reader.articles(), params.eval_max_pages))
+        scores = evaluate_kb(reader, kept, params, vectors)
+        (stage / EVAL_FILE).write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _log_table(scores)
+        metric("d2w_accuracy", scores["d2w"]["tagme_accuracy"])
+        metric("d2w_commonness_accuracy", scores["d2w"]["commonness_accuracy"])
+        metric("a2w_f1", scores["a2w_strong"]["f1"])
+        metrics["evaluation"] = {k: scores[k] for k in ("d2w", "a2w_strong", "precision_at_1", "kb_coverage")}
+        if "served" in scores:
+            metrics["served_ranking"] = scores["served"]
+    return metrics, kb_meta
+
+
+def _add_entity_vectors(built: Built, params: EntityParams, tokenizer: Tokenizer, scratch: Path,
+                        kb_dir: Path) -> tuple[WordVectors, dict]:
+    """Word vectors on the scan's token lines (the same corpus the dict builder wrote), then every entity's
+    vector from the words around its links and its title; stored beside the KB arrays."""
+    corpus = scratch / "entity-corpus.txt"
+    with open(corpus, "wb") as out:
+        for directory in built.pieces:
+            with open(directory / "tokens.txt", "rb") as handle:
+                shutil.copyfileobj(handle, out, 1 << 20)
+    titles = entity_titles(kb_dir)
+    vectors = train_word_vectors(corpus, params, scratch, titles, tokenizer)
+    sums = np.zeros((len(titles), vectors.unit.shape[1]), dtype=np.float32)
+    for tokens, links in linked_articles(built.pieces, built.resolved):
+        links = [(first, last, entity, "", 0, 0) for first, last, entity in links]
+        add_contexts(sums, Article(-1, "", tokens, links), vectors.words, vectors.unit, params.context_window)
+    np.save(kb_dir / f"{VECTORS}.npy", np.ascontiguousarray(combined(sums, vectors.titles), dtype=np.float32))
+    meta = {**built.meta, "vectors": True}
+    (kb_dir / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return vectors, meta
 
 
 def _manifest(stage: Path, params: EntityParams, tokenizer: Tokenizer, metrics: dict, kb_meta: dict) -> dict:
