@@ -11,6 +11,7 @@ files, categories) is dropped, and link text is kept.
 from __future__ import annotations
 
 import html
+import io
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
@@ -35,14 +36,52 @@ def is_dump(head: bytes) -> bool:
     return b"<mediawiki" in head[:4096]
 
 
-def pages(handle: IO[bytes], where: str) -> Iterator[Page]:
-    """Every <page> of a MediaWiki export read from a binary stream, in file order."""
+# No article of any Wikipedia comes near this (the longest English ones are a few MB of wikitext); the
+# corpus preparation passes its max_line_mb instead.
+DEFAULT_MAX_PAGE_BYTES = 100 << 20
+
+
+class _PageBound(io.RawIOBase):
+    """The dump as the XML parser reads it, refusing to go on once one page passes `limit` bytes.
+
+    ElementTree collects an element's text until its end tag, so one page of 200 MB without a newline was
+    read, decoded and held whole; the bound is kept where the bytes come in, before any of that."""
+
+    def __init__(self, inner: IO[bytes], where: str, limit: int):
+        self.inner, self.where, self.limit = inner, where, limit
+        self.offset = self.page_start = 0
+        self.last_title = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inner.read(len(buffer))
+        buffer[:len(data)] = data
+        self.offset += len(data)
+        if self.limit and self.offset - self.page_start > self.limit + (1 << 20):
+            after = f"after the page {self.last_title!r}" if self.last_title is not None else "at the start"
+            raise KindlingError(
+                f"{self.where}: the page {after} (from byte {self.page_start:,} of the decompressed XML) is longer "
+                f"than {self.limit / (1 << 20):g} MB, which kindling will not read whole.", code="page_too_large",
+                hint="Check that the file is a MediaWiki dump; raise max_line_mb (the longest line or page) if "
+                     "pages really are that long, and give the job the memory to hold one.")
+        return len(data)
+
+    def page_ended(self, title: str) -> None:
+        self.page_start, self.last_title = self.offset, title
+
+
+def pages(handle: IO[bytes], where: str, max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES) -> Iterator[Page]:
+    """Every <page> of a MediaWiki export read from a binary stream, in file order; a page longer than
+    max_page_bytes (0: no bound) is an error naming the file and where."""
     title = redirect = None
     namespace, page_id, text = 0, 0, ""
     in_revision = False
     root = None
+    bounded = _PageBound(handle, where, max_page_bytes)
     try:
-        for event, element in ElementTree.iterparse(handle, events=("start", "end")):
+        for event, element in ElementTree.iterparse(io.BufferedReader(bounded, 1 << 16), events=("start", "end")):
             tag = element.tag.rsplit("}", 1)[-1]
             if root is None:
                 root = element
@@ -70,6 +109,7 @@ def pages(handle: IO[bytes], where: str) -> Iterator[Page]:
             elif tag == "revision":
                 in_revision = False
             elif tag == "page":
+                bounded.page_ended(title or "")
                 yield Page(title or "", page_id, namespace, redirect, text)
                 title = redirect = None
                 namespace, page_id, text = 0, 0, ""

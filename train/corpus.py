@@ -136,7 +136,7 @@ def _documents(handle, path: Path, kind: str, encoding: str, text_field: str, co
                limit: int) -> Iterator[str]:
     """The documents of one open file as text (paragraphs separated by newlines), or WikiText."""
     if kind == "wikipedia":
-        for page in filter(wikipedia.is_article, wikipedia.pages(handle, str(path))):
+        for page in filter(wikipedia.is_article, wikipedia.pages(handle, str(path), limit)):
             yield WikiText(page.text)
         return
     for number, line in enumerate(_decoded_lines(handle, encoding, counts, path, limit), start=1):

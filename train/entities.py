@@ -54,6 +54,7 @@ from train.kb_build.contexts import linked_articles
 from train.kb_build.scan import Settings, title_anchor
 from train.kb_build.write import Thresholds
 from train.environment import TrainingEnvironment
+from train.limits import MB, Limits, bounded_lines, max_line_param
 
 log = logging.getLogger(__name__)
 TASK = "entities"
@@ -79,6 +80,7 @@ class EntityParams:
     evaluation: bool = hp.param(True, "cross-validate on the dump (k folds of pages)")
     folds: int = hp.param(5, "cross-validation folds", minimum=2, maximum=20)
     eval_max_pages: int = hp.param(5000, "articles kept in memory for the cross-validation", minimum=10)
+    max_line_mb: float = max_line_param()
     processes: int = hp.param(0, "processes that read the dump (0: one per CPU); the KB is the same for any number",
                               minimum=0, maximum=1024)
     working_budget_mb: int = hp.param(256, "memory for link statistics before they spill to sorted runs on disk "
@@ -309,7 +311,8 @@ def train_word_vectors(corpus: Path, params: EntityParams, scratch: Path, titles
 
 # --- alias tables --------------------------------------------------------------------------------
 
-def alias_statistics(files: list[Path], tokenizer: Tokenizer) -> Statistics:
+def alias_statistics(files: list[Path], tokenizer: Tokenizer, max_line_bytes: int = Limits().max_line_bytes
+                     ) -> Statistics:
     """TSV (alias, id[, title[, count]]; a header row is skipped) or JSON Lines ({"alias", "id", "title",
     "count"}); the same alias and entity twice: counts summed. Link probability is 1 (every occurrence of
     an alias is taken as a mention)."""
@@ -317,7 +320,7 @@ def alias_statistics(files: list[Path], tokenizer: Tokenizer) -> Statistics:
     rows = 0
     for path in files:
         with open_binary(path) as handle:
-            for number, raw in enumerate(handle, start=1):
+            for number, raw in bounded_lines(handle, path, max_line_bytes):
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 if not line.strip():
                     continue
@@ -531,7 +534,7 @@ def _build(env: TrainingEnvironment, params: EntityParams, tokenizer: Tokenizer,
     if dumps:
         metrics, kb_meta = _build_from_dumps(params, tokenizer, dumps, stage)
     else:
-        stats = alias_statistics(tables, tokenizer)
+        stats = alias_statistics(tables, tokenizer, int(params.max_line_mb * MB))
         log.info("alias table KB: %d aliases, %d entities", len(stats.links), len(stats.titles))
         metrics, kb_meta = {}, write_compact(stage / KB_DIR, stats, min_anchor_links=params.min_anchor_links,
                                              min_link_probability=params.min_link_probability,

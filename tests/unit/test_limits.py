@@ -140,3 +140,32 @@ def test_the_meter_caps_decompressed_input(tmp_path):
             pass
     assert "Reading the 'train' channel stopped at" in info.value.message and "max_input_gb" in info.value.message
     assert meter.bytes <= (1 << 20) + (1 << 20)
+
+
+def test_an_alias_table_line_longer_than_the_limit_names_file_and_line(tmp_path):
+    from container.tokenizer import Tokenizer
+    from train.entities import alias_statistics
+
+    table = tmp_path / "aliases.tsv"
+    table.write_bytes(b"alias\tid\nNYC\tQ60\n" + b"x" * 5000)  # no newline at the end, 5,000 bytes
+    with pytest.raises(KindlingError) as caught:
+        alias_statistics([table], Tokenizer(), max_line_bytes=1000)
+    assert caught.value.code == "line_too_long" and f"{table}, line 3" in caught.value.message
+
+
+def test_a_wiki_page_longer_than_the_bound_is_refused_before_it_is_read_whole():
+    import io
+
+    from container import wikipedia
+
+    page = "<page><title>{}</title><ns>0</ns><id>{}</id><revision><text>{}</text></revision></page>"
+    dump = ("<mediawiki>" + page.format("Short", 1, "a few words") + page.format("Huge", 2, "y" * (3 << 20))
+            + "</mediawiki>").encode()
+    reader = io.BytesIO(dump)
+    titles = []
+    with pytest.raises(KindlingError) as caught:
+        for found in wikipedia.pages(reader, "dump.xml", max_page_bytes=1 << 20):
+            titles.append(found.title)
+    assert titles == ["Short"] and caught.value.code == "page_too_large"
+    assert "after the page 'Short'" in caught.value.message and reader.tell() < len(dump)
+    assert [p.title for p in wikipedia.pages(io.BytesIO(dump), "dump.xml", max_page_bytes=0)] == ["Short", "Huge"]
