@@ -164,3 +164,19 @@ def test_entity_vectors_see_the_dict_builders_articles_and_corpus(tmp_path, seed
     assert len(built.pieces) > 1 and list(linked_articles(built.pieces, built.resolved)) == expected
     corpus = "".join((d / "tokens.txt").read_text(encoding="utf-8") for d in built.pieces)
     assert corpus == "".join(" ".join(tokens) + "\n" for tokens, _ in expected)
+
+
+def _die(*_args):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does
+
+
+def test_a_reader_killed_even_with_one_process_is_a_named_error_not_the_jobs_death():
+    from container.errors import KindlingError
+    from train.kb_build import _map
+
+    with pytest.raises(KindlingError) as caught:
+        _map(_die, [(1,)], 1, "scan")
+    assert caught.value.code == "kb_build_crashed" and "scan" in caught.value.message

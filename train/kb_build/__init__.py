@@ -62,8 +62,10 @@ def worker_pool(processes: int, phase: str) -> Iterator[ProcessPoolExecutor]:
 
 
 def _map(function, items: list, processes: int, phase: str) -> list:
-    if processes == 1 or len(items) <= 1:
-        return [function(*item) for item in items]
+    """Always in worker processes, one too: the dump's readers then run where an out-of-memory kill is a
+    named error and the job can still write its failure file."""
+    if not items:
+        return []
     with worker_pool(min(processes, len(items)), phase) as pool:
         return list(pool.map(function, *zip(*items)))
 
