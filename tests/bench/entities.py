@@ -11,7 +11,10 @@
   candidates per alias), trained by the image: KB size on disk, load time and PSS with 1 worker, and
   with 4 workers for the 16x KB (the goal's measurement: with the 8 MB sample KB the ~8 MB of private
   memory every gunicorn worker has anyway dominates the ratio).
-Writes reports/bench-entities.json.
+- build: the KB built from the repeated-sample dumps (tests/bench/kb_scaling.py): prepare as reference,
+  1 and 2 processes under --memory 1g, 4 shards + merge, sha256, extrapolation to 95 GB (`--part build
+  --factors 1,8` runs only this, into reports/bench-entities-build.json).
+Writes reports/bench-entities.json; exits 1 when a build goal is missed.
 """
 
 from __future__ import annotations
