@@ -86,7 +86,7 @@ def _shards(work: Path, dump: Path) -> tuple[dict, Path]:
         inputs.append(writable(work / "shards" / f"in-{number}"))
         with open_piece(piece) as handle, open(inputs[-1] / f"part-{number}.xml", "wb") as out:
             shutil.copyfileobj(handle, out)
-    out, model = writable(work / "shards" / "out"), writable(work / "shards" / "model")
+    out = writable(work / "shards" / "out")
     steps, started = {}, time.monotonic()
 
     def scan(number: int) -> dict:
@@ -99,11 +99,12 @@ def _shards(work: Path, dump: Path) -> tuple[dict, Path]:
         steps["count"] = list(pool.map(lambda part: _run(
             work / "shards" / f"stats-count-{part}", {out: "/out"}, "kb", "count", "/out", "--part", f"{part}/2",
             "--processes", "1"), range(2)))
-    steps["write"] = _run(work / "shards" / "stats-write", {out: "/out", model: "/model"},
-                          "kb", "write", "/out", "/model/bundle")
+    # The bundle goes inside /out: `kb write` stages under OUT/.partial-* and renames, which fails across
+    # mounts (EXDEV) when the model folder is another volume (to fix in train/kb_build/shards.py).
+    steps["write"] = _run(work / "shards" / "stats-write", {out: "/out"}, "kb", "write", "/out", "/out/bundle")
     steps["seconds"] = round(time.monotonic() - started, 2)
     steps["serial_seconds"] = round(steps["resolve"]["seconds"] + steps["write"]["seconds"], 2)
-    return steps, model / "bundle" / "kb"
+    return steps, out / "bundle" / "kb"
 
 
 def one_size(work: Path, factor: int) -> dict:
