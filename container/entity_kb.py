@@ -29,6 +29,10 @@ FILES = ("anchor_hash", "anchor_text_offsets", "anchor_text", "anchor_link_proba
          "candidate_offsets", "candidate_entity", "candidate_commonness", "entity_id_offsets", "entity_id",
          "entity_title_offsets", "entity_title", "inlink_offsets", "inlink_source")
 VECTORS = "entity_vectors"
+# What every request reads at once: the binary search over anchor hashes and the offsets into everything else.
+# Only these are faulted in at load; a Wikipedia-scale KB's texts, candidates, in-links and vectors (GBs)
+# stay mapped and come in page by page as requests reach them (issue 13, Deliver 5).
+TOUCHED = ("anchor_hash", "anchor_text_offsets", "candidate_offsets", "inlink_offsets")
 META = "kb.json"
 
 
@@ -181,6 +185,16 @@ def entity_titles(directory: Path) -> list[str]:
     return [blob[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(len(offsets) - 1)]
 
 
+def touch(arrays: list[np.ndarray]) -> None:
+    """Read one byte of every page of these arrays once, in the gunicorn master before it forks: they are then
+    resident and mapped in every worker (shared, counted once), and no request waits for their page faults.
+    They are clean file pages: under memory pressure the kernel can drop and re-read them. Start-up time
+    and memory therefore grow with the anchor and entity counts, not with the KB's bytes."""
+    for array in arrays:
+        if array.size:
+            int(np.asarray(array).reshape(-1).view(np.uint8)[::4096].sum())
+
+
 class CompactKB:
     """The written KB, memory-mapped."""
 
@@ -194,19 +208,11 @@ class CompactKB:
             raise KindlingError(f"The entity KB in {directory} cannot be read ({exc}).", code="bad_bundle", status=503,
                                 hint="Train again or mount the whole model.tar.gz.") from exc
         self.meta = meta
-        self._touch()
+        touch([self.arrays[name] for name in TOUCHED])
         self.entity_count = max(int(meta["pages"]), 1)
         self.max_anchor_tokens = int(meta["max_anchor_tokens"])
         a = self.arrays
         self._hash, self._text_offsets, self._text = a["anchor_hash"], a["anchor_text_offsets"], a["anchor_text"]
-
-    def _touch(self) -> None:
-        """Read one byte of every page once, in the gunicorn master before it forks: the KB is then
-        resident and mapped in every worker (shared, counted once), and no request waits for a page fault.
-        The pages are clean file pages: under memory pressure the kernel can drop and re-read them."""
-        for array in [*self.arrays.values(), *([self.vectors] if self.vectors is not None else [])]:
-            if array.size:
-                int(np.asarray(array).reshape(-1).view(np.uint8)[::4096].sum())
 
     def _row(self, text: str) -> int | None:
         key = np.uint64(anchor_hash(text))

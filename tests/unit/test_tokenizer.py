@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
@@ -31,3 +33,33 @@ def test_manifest_round_trip_and_unknown_scheme():
         Tokenizer(scheme="bpe")
     with pytest.raises(KindlingError, match="unknown keys"):
         Tokenizer.from_manifest({"scheme": "regex", "stemmer": "porter"})
+
+
+# The per-token spans() before the one-lowering fast path: the reference the fast path must equal.
+def _reference_spans(tok: Tokenizer, text: str) -> list[tuple[str, int, int]]:
+    import re
+
+    fold = str.lower if tok.lowercase else str
+    pattern = re.compile(r"\S+") if tok.scheme == "whitespace" else re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
+    return [(fold(m.group()), m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+# Characters that trip a lowered-whole-text shortcut: İ lowers to two characters, Σ by its context
+# (final sigma), ẞ/K sign/Ω sign lower to other letters; plus word, joiner and space characters.
+_TRICKY = st.sampled_from(list("aZ9_ İIıΣσςΑΩẞKΩǅ'’-., \t\n€!") + ["\u0307", "\u00a0"])
+_TEXTS = st.lists(st.one_of(_TRICKY, st.characters()), max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@example(text="ΑΣ.Α", scheme="regex", lowercase=True)  # whole-text lowering: σ (a cased letter follows); per token: ς
+@example(text="İsmet", scheme="regex", lowercase=True)
+@given(text=_TEXTS, scheme=st.sampled_from(["regex", "whitespace"]), lowercase=st.booleans())
+def test_spans_equal_the_per_token_reference(text, scheme, lowercase):
+    tok = Tokenizer(scheme=scheme, lowercase=lowercase)
+    assert tok.spans(text) == _reference_spans(tok, text)
+
+
+def test_spans_fall_back_where_lowering_changes_length_or_depends_on_context():
+    tok = Tokenizer()
+    assert tok.spans("İsmet İnönü") == [("i̇smet", 0, 5), ("i̇nönü", 6, 11)]
+    assert tok.spans("ΑΣ.Α") == [("ας", 0, 2), (".", 2, 3), ("α", 3, 4)]
