@@ -67,7 +67,7 @@ def test_the_sample_in_four_shards_gives_the_one_job_kb_byte_for_byte_and_serves
     assert {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in (model / "kb").iterdir()} == record["files"]
     manifest = json.loads((model / "manifest.json").read_text())
     assert manifest["tasks"]["entities"]["metrics"]["counts"] == record["counts"]
-    assert not list(out.glob(".partial-*"))
+    assert not list(out.glob(".partial-*")) and not list(model.glob(".staging-*"))
     client = create_app(load_predictors(model), ServeSettings.from_env({})).test_client()
     response = client.post("/invocations", data=json.dumps({"instances": ["Anarchism and Aristotle in Athens."]}),
                            headers={"Content-Type": "application/json"})

@@ -18,13 +18,13 @@ import argparse
 import json
 import logging
 import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from container import hyperparameters as hp
 from container.dump_pieces import pieces
+from container.bundle import staged_bundle
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
 from train.kb_build import PIECES_PER_PROCESS, counters, document_frequencies, scan_pieces
@@ -180,17 +180,13 @@ def write_model(out: Path, model: Path, params) -> dict:
                             hint="Give `kb write` the hyperparameters the shards were scanned with.")
     names = _pieces(out)
     documents = _documents(out, names)
-    staging = out / f".partial-{uuid.uuid4().hex}"
-    try:
+    # staged inside MODEL, as a training job stages /opt/ml/model: MODEL may be another file system (a
+    # Docker volume, a Processing output) than OUT, where a rename across would fail (EXDEV)
+    with staged_bundle(model) as staging:
         meta = write(out / "resolved", documents, [out / name for name in names], staging / "kb",
                      Thresholds(params.min_anchor_links, params.min_link_probability, params.max_candidates),
                      params.working_budget_mb << 20)
         _manifest(staging, params, settings.tokenizer, {"counts": counters(summary)}, meta)
-        shutil.rmtree(model, ignore_errors=True)
-        model.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(model)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return meta
 
 
