@@ -31,8 +31,9 @@ test: venv
 	 else echo "make test: no Docker engine answers; image tests will be skipped (REQUIRE_DOCKER=1 fails them)"; fi
 	KINDLING_IMAGE=$(IMAGE) $(PYTEST) tests
 
+# The quick tiers: no Docker and nothing over 10 s (`make test` runs those too).
 test-unit: venv
-	$(PYTEST) -m "not image" -n auto tests
+	$(PYTEST) -m "not image and not slow" -n auto tests
 
 test-image: venv build
 	KINDLING_IMAGE=$(IMAGE) $(PYTEST) -m image tests

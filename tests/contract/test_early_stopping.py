@@ -67,6 +67,7 @@ def test_early_stopping_needs_a_validation_channel(tmp_path, caplog):
     assert code == 1 and "needs a 'validation' channel" in (root / "output" / "failure").read_text()
 
 
+@pytest.mark.slow
 def test_autotune_stays_within_its_time_and_beats_or_equals_the_defaults(tmp_path, caplog):
     channels = {"train": {"t.txt": hard_lines(600, 3)}, "validation": {"v.txt": hard_lines(300, 4)}}
     # vector_dim is given, so the search keeps it (smaller models) and tunes the rest

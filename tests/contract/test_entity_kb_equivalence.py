@@ -57,7 +57,8 @@ def record():
     return json.loads(RECORD.read_text())
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow) if case == "sample_evaluation" else case
+                                  for case in sorted(CASES)])  # the evaluation case cross-validates: ~30 s
 def test_the_kb_matches_the_dict_builders_byte_for_byte(tmp_path, record, case):
     dump, extra = CASES[case]
     assert build(tmp_path, dump, extra) == record[case]
