@@ -17,18 +17,14 @@ summary beside the corpus.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import io
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 from collections import Counter, deque
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -38,7 +34,7 @@ from container.compressed import stem_suffixes
 from container.disk import writing
 from container.errors import KindlingError
 from container.tokenizer import Tokenizer
-from train.isolated import leave_stopping_to_parent
+from train.isolated import forked_pool
 from train.listing import regular_files
 from train.limits import DEFAULT_MAX_LINE_MB, GB, MB, InputMeter, Limits, line_blocks, line_too_long, open_metered
 
@@ -221,25 +217,12 @@ def tokenize_batch(tokenizer: Tokenizer, batch: list[str]) -> tuple[str, int, in
     return ("\n".join(out) + "\n" if out else ""), len(out), tokens, words, characters
 
 
-@contextlib.contextmanager
-def tokenizing_pool(processes: int) -> Iterator[ProcessPoolExecutor]:
-    """Forked workers (the tokenizer and its regexes come along for free) that leave stopping to the job.
-
-    A process pool executor rather than multiprocessing.Pool: when a worker dies (the out-of-memory
-    killer), Pool starts another and waits forever for the lost batch; the executor fails the batch,
-    which becomes an error that names the cause. On the way out, batches not yet started are dropped.
-    """
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
-                               initializer=leave_stopping_to_parent)
-    try:
-        yield pool
-    except BrokenProcessPool as exc:
-        raise KindlingError(
-            "A tokenizer process died while preparing the corpus.", code="prepare_crashed", status=500,
-            hint="If the machine ran out of memory, use fewer processes or a larger instance; "
-                 "the job log has the details.") from exc
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+def tokenizing_pool(processes: int):
+    """The corpus tokenizers: forked workers whose death is prepare_crashed."""
+    return forked_pool(processes, KindlingError(
+        "A tokenizer process died while preparing the corpus.", code="prepare_crashed", status=500,
+        hint="If the machine ran out of memory, use fewer processes or a larger instance; "
+             "the job log has the details."))
 
 
 def default_processes() -> int:

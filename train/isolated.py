@@ -15,13 +15,16 @@ a reader that exhausts memory is killed there, and this process is still alive t
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import multiprocessing
 import os
 import signal
 import time
-from typing import Any, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterator
 
 from container.errors import KindlingError
 
@@ -60,6 +63,24 @@ def leave_stopping_to_parent() -> None:
 
 
 TRAINING_OOM_HINT = "lower buckets or vector_dim, or use an instance with more memory."
+
+
+@contextlib.contextmanager
+def forked_pool(processes: int, crashed: KindlingError) -> Iterator[ProcessPoolExecutor]:
+    """Forked workers (what the parent set up comes along for free) that leave stopping to the job.
+
+    A process pool executor rather than multiprocessing.Pool: when a worker dies (the out-of-memory
+    killer), Pool starts another and waits forever for the lost batch; the executor fails the batch,
+    which becomes `crashed`, an error that names the cause. On the way out, work not yet started is dropped.
+    """
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                               initializer=leave_stopping_to_parent)
+    try:
+        yield pool
+    except BrokenProcessPool as exc:
+        raise crashed from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _child(connection, function: Callable[..., Any], args: tuple) -> None:

@@ -13,21 +13,16 @@ for any number of processes, pieces or budget. The dict builder that came before
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from container.dump_pieces import MIN_PIECE_BYTES, Piece, pieces
 from container.errors import KindlingError
-from train.isolated import leave_stopping_to_parent
+from train.isolated import forked_pool
 from train.kb_build import count as counting
 from train.kb_build.resolve import resolve
 from train.kb_build.scan import Settings, scan
@@ -46,19 +41,12 @@ class Built:
     resolved: Path
 
 
-@contextlib.contextmanager
-def worker_pool(processes: int, phase: str) -> Iterator[ProcessPoolExecutor]:
+def worker_pool(processes: int, phase: str):
     """Forked workers (settings and anchors come along for free); a dead worker is a named error, not a hang."""
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
-                               initializer=leave_stopping_to_parent)
-    try:
-        yield pool
-    except BrokenProcessPool as exc:
-        raise KindlingError(f"A process died during the entity KB's {phase}.", code="kb_build_crashed", status=500,
-                            hint="If the machine ran out of memory, use fewer processes, a smaller "
-                                 "working_budget_mb or a larger instance; the job log has the details.") from exc
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    return forked_pool(processes, KindlingError(
+        f"A process died during the entity KB's {phase}.", code="kb_build_crashed", status=500,
+        hint="If the machine ran out of memory, use fewer processes, a smaller working_budget_mb or a larger "
+             "instance; the job log has the details."))
 
 
 def _map(function, items: list, processes: int, phase: str) -> list:
