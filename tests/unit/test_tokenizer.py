@@ -63,3 +63,25 @@ def test_spans_fall_back_where_lowering_changes_length_or_depends_on_context():
     tok = Tokenizer()
     assert tok.spans("İsmet İnönü") == [("i̇smet", 0, 5), ("i̇nönü", 6, 11)]
     assert tok.spans("ΑΣ.Α") == [("ας", 0, 2), (".", 2, 3), ("α", 3, 4)]
+
+
+@st.composite
+def _text_and_ranges(draw):
+    text = draw(_TEXTS)
+    points = sorted(draw(st.lists(st.integers(0, len(text)), max_size=8)))
+    ranges = [(min(a, b), max(a, b)) for a, b in zip(points[::2], points[1::2])]
+    if draw(st.booleans()):  # overlapping and touching ranges, still in order of their start
+        ranges += [(a, min(b + 2, len(text))) for a, b in ranges]
+        ranges.sort()
+    return text, ranges
+
+
+@settings(max_examples=600, deadline=None)
+@example(case=("[Paris]'s well-made AB", [(0, 5), (9, 13), (20, 21), (21, 22)]), scheme="regex", lowercase=True)
+@example(case=("ΑΣ.Α x", [(0, 2), (3, 6)]), scheme="regex", lowercase=True)
+@given(case=_text_and_ranges(), scheme=st.sampled_from(["regex", "whitespace"]), lowercase=st.booleans())
+def test_tokens_and_ranges_equal_spans_with_bisection(case, scheme, lowercase):
+    """The scan's fast path (counting runs of tokens in C) against spans() and a bisection per range."""
+    text, ranges = case
+    tok = Tokenizer(scheme=scheme, lowercase=lowercase)
+    assert tok.tokens_and_ranges(text, ranges) == tok._tokens_and_ranges_by_spans(text, ranges)

@@ -9,7 +9,6 @@ corpus and the document-frequency input) and piece.json, written last: a piece w
 
 from __future__ import annotations
 
-import bisect
 import json
 from array import array
 from dataclasses import dataclass
@@ -127,13 +126,8 @@ def _article(wikitext: str, row: int, tokenizer: Tokenizer, titles: StringTable,
     """An article's link rows and token line; the token range of a link is the one the dict builder used:
     tokens starting inside the link, trimmed while the last one runs past its end."""
     text, found = wikipedia.parse_article(wikitext)
-    spans = tokenizer.spans(text)
-    starts = [start for _, start, _ in spans]
-    tokens = [token for token, _, _ in spans]
-    for start, end, target in found:
-        first, last = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
-        while last > first and spans[last - 1][2] > end:
-            last -= 1
+    tokens, ranges = tokenizer.tokens_and_ranges(text, [(start, end) for start, end, _ in found])
+    for (_, _, target), (first, last) in zip(found, ranges):
         anchor = anchors.add(" ".join(tokens[first:last])) if last > first else 0
         links.add(row, titles.add(target), anchor, first, last)
     tokens_out.write(" ".join(tokens) + "\n")
