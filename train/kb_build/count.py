@@ -10,6 +10,7 @@ collision can cost time, never a wrong count.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +18,7 @@ import numpy as np
 
 MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93)
 BATCH_CHARS = 1 << 20
+_SEPARATOR, _SEPARATOR_ID = "", np.iinfo(np.uint64).max
 
 
 class AnchorSet:
@@ -30,6 +32,7 @@ class AnchorSet:
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
         self.ids = np.array([i for s in sequences for i in s], dtype=np.uint64)
         self.longest = int(self.lengths.max()) if len(texts) else 0
+        self._get = {**self.vocabulary, _SEPARATOR: _SEPARATOR_ID}.get
         for multiplier in MULTIPLIERS:
             self.multiplier = np.uint64(multiplier)
             full, prefixes = self._hashes()
@@ -40,6 +43,13 @@ class AnchorSet:
         else:  # pragma: no cover - four 64-bit hash functions colliding on one anchor set
             raise RuntimeError("no multiplier separates the anchors")
         self.prefixes = np.unique(prefixes)
+        # Length 1 by table (most positions stop there): the one-token anchor of each id, and whether a
+        # longer anchor starts with it.
+        first = self.ids[self.offsets[:-1]].astype(np.int64) if len(texts) else np.zeros(0, dtype=np.int64)
+        self.single = np.full(len(self.vocabulary) + 1, -1, dtype=np.int64)
+        self.single[first[self.lengths == 1]] = np.flatnonzero(self.lengths == 1)
+        self.starts_longer = np.zeros(len(self.vocabulary) + 1, dtype=bool)
+        self.starts_longer[first[self.lengths > 1]] = True
 
     def _hashes(self) -> tuple[np.ndarray, np.ndarray]:
         full = np.zeros(len(self.lengths), dtype=np.uint64)
@@ -56,24 +66,32 @@ class AnchorSet:
         counts = np.zeros(len(self.lengths), dtype=np.int64)
         if not self.longest or not lines:
             return counts
-        get = self.vocabulary.get
-        ids, article = [], []
-        for number, line in enumerate(lines):
-            tokens = line.split(" ")
-            ids += [get(t, 0) for t in tokens] + [0]
-            article += [number] * (len(tokens) + 1)
-        ids = np.array(ids + [0] * self.longest, dtype=np.uint64)
-        article = np.array(article, dtype=np.int64)
+        # One split and one C-level map over the whole batch: lines are tokens joined by single spaces, so
+        # joined by two they split into tokens with an empty one where an article ends (two for an empty
+        # article: the numbering skips one, which no count sees); the empty token becomes id 0, so no match
+        # crosses it.
+        tokens = "  ".join(lines).split(" ")
+        tokens.append("")
+        ids = np.fromiter(map(self._get, tokens, itertools.repeat(0)), dtype=np.uint64, count=len(tokens))
+        ends = ids == _SEPARATOR_ID
+        article = np.cumsum(ends) - ends
+        ids[ends] = 0
+        ids = np.concatenate([ids, np.zeros(self.longest, dtype=np.uint64)])
         found_articles, found_anchors = self._matches(ids, article)
         pairs = np.unique(found_articles * len(self.lengths) + found_anchors)
         return np.bincount(pairs % len(self.lengths), minlength=len(self.lengths))
 
     def _matches(self, ids: np.ndarray, article: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         positions = np.flatnonzero(ids[:len(article)] != 0)
-        hashes = np.zeros(len(positions), dtype=np.uint64)
-        articles, anchors = [], []
+        token = ids[positions].astype(np.int64)
+        anchor = self.single[token]
+        articles, anchors = [article[positions[anchor >= 0]]], [anchor[anchor >= 0]]
+        positions = positions[self.starts_longer[token]]
+        hashes = ids[positions]
         with np.errstate(over="ignore"):
-            for length in range(1, self.longest + 1):
+            for length in range(2, self.longest + 1):
+                if not len(positions):
+                    break
                 hashes = hashes * self.multiplier + ids[positions + length - 1]
                 rows = np.minimum(np.searchsorted(self.keys, hashes), len(self.keys) - 1)
                 anchor = self.order[rows]
@@ -87,8 +105,6 @@ class AnchorSet:
                 grows = np.minimum(np.searchsorted(self.prefixes, hashes), max(len(self.prefixes) - 1, 0))
                 keep = self.prefixes[grows] == hashes if len(self.prefixes) else np.zeros(len(hashes), dtype=bool)
                 positions, hashes = positions[keep], hashes[keep]
-                if not len(positions):
-                    break
         return np.concatenate(articles), np.concatenate(anchors)
 
 
