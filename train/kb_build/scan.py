@@ -55,9 +55,13 @@ class _Links:
                         "last": array("I")}
 
     def add(self, row: int, target: int, anchor: int, first: int, last: int) -> None:
-        for name, value in zip(("row", "target", "anchor", "first", "last"), (row, target, anchor, first, last)):
-            self.columns[name].append(value)
-        if len(self.columns["row"]) >= LINK_CHUNK_ROWS:
+        columns = self.columns
+        columns["row"].append(row)
+        columns["target"].append(target)
+        columns["anchor"].append(anchor)
+        columns["first"].append(first)
+        columns["last"].append(last)
+        if len(columns["row"]) >= LINK_CHUNK_ROWS:
             self.flush()
 
     def flush(self) -> None:
