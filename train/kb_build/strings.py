@@ -74,11 +74,16 @@ def lookup(runs: list[Path], wanted: np.ndarray) -> list[bytes]:
         hashes = np.load(run / "hash.npy", mmap_mode="r")
         if not len(hashes) or not len(keys):
             continue
-        offsets, text = np.load(run / "offsets.npy", mmap_mode="r"), np.load(run / "text.npy", mmap_mode="r")
         rows = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
-        for position in np.flatnonzero(hashes[rows] == keys).tolist():
-            row = int(rows[position])
-            value = text[offsets[row]:offsets[row + 1]].tobytes()
+        positions = np.flatnonzero(hashes[rows] == keys)
+        if not len(positions):
+            continue
+        # Plain lists and a memoryview: per-text indexing of np.memmap objects cost more than the rest of write.
+        offsets = np.asarray(np.load(run / "offsets.npy", mmap_mode="r"))
+        starts, ends = offsets[rows[positions]].tolist(), offsets[rows[positions] + 1].tolist()
+        text = memoryview(np.asarray(np.load(run / "text.npy", mmap_mode="r")))
+        for position, start, end in zip(positions.tolist(), starts, ends):
+            value = text[start:end].tobytes()
             known = found[position]
             if known is None:
                 found[position] = value
