@@ -30,7 +30,7 @@ commands:
                    the entity KB from a dump built by shards (`kb --help`): scan each shard's dump files,
                    resolve, count document frequencies in parts, write the bundle
   launch COMMAND   run this image on SageMaker / ECS (boto3): push, train, tune, deploy, transform,
-                   ecs-task, ecs-run; --dry-run prints the API requests (`launch --help`)
+                   ecs-task, ecs-run, process; --dry-run prints the API requests (`launch --help`)
   serve            serve the bundle in model/ on port $SAGEMAKER_BIND_TO_PORT (default 8080):
                    GET /ping, POST /invocations, GET /execution-parameters
   help             this text

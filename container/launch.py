@@ -9,6 +9,8 @@ field by field), then sends them — or, with --dry-run, prints them as JSON and
   tune       CreateHyperParameterTuningJob with the mode's objective metric
   deploy     CreateModel, CreateEndpointConfig, CreateEndpoint (+ invocations-per-instance autoscaling)
   transform  CreateTransformJob: MultiRecord batches of JSON Lines
+  process    CreateProcessingJob for one phase of a sharded build: prepare-parts / prepare-merge (a
+             corpus), kb-scan / kb-resolve / kb-count / kb-write (the entity KB, docs/wikipedia.md)
   ecs-task   RegisterTaskDefinition for train or serve (awslogs, health check, stopTimeout, CPU/memory)
   ecs-run    RunTask on Fargate
 """
@@ -18,12 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 from container.errors import KindlingError
 from container.metric_table import OBJECTIVES, family, metric_definitions
+from container.shard import AUTO, Shard
 
 GPU_PREFIXES = ("ml.p", "ml.g", "ml.inf", "ml.trn")
 CHECKPOINTS = "/opt/ml/checkpoints"
@@ -134,12 +139,22 @@ def tuning_job(args) -> dict:
     }
 
 
+def _model_data(uri: str) -> dict:
+    """model.tar.gz, or a prefix ending in / that holds the bundle's files (what `kb write` leaves in S3 after a
+    Processing job), which SageMaker copies uncompressed into /opt/ml/model (API S3ModelDataSource)."""
+    if uri.endswith("/"):
+        return {"ModelDataSource": {"S3DataSource": {"S3Uri": uri, "S3DataType": "S3Prefix",
+                                                     "CompressionType": "None"}}}
+    return {"ModelDataUrl": uri}
+
+
 def endpoint_requests(args) -> list[tuple[str, str, dict]]:
     name = args.endpoint_name or _name("kindling")
     environment = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(args.workers)} if args.workers else {}
+    container = {"Image": args.image, **_model_data(_s3(args.model_data, "model-data")), "Environment": environment}
     requests = [
-        ("sagemaker", "create_model", {"ModelName": name, "ExecutionRoleArn": args.role, "PrimaryContainer": {
-            "Image": args.image, "ModelDataUrl": _s3(args.model_data, "model-data"), "Environment": environment}}),
+        ("sagemaker", "create_model", {"ModelName": name, "ExecutionRoleArn": args.role,
+                                       "PrimaryContainer": container}),
         ("sagemaker", "create_endpoint_config", {"EndpointConfigName": name, "ProductionVariants": [{
             "VariantName": "AllTraffic", "ModelName": name, "InstanceType": args.instance_type,
             "InitialInstanceCount": args.instance_count}]}),
@@ -179,6 +194,100 @@ def transform_job(args) -> dict:
     }
 
 
+PROCESSING = "/opt/ml/processing"  # SageMaker Processing: every input and output path lies under it
+DUMP = f"{PROCESSING}/input/dump"
+
+
+class Phase(NamedTuple):
+    """One phase of a sharded build as a Processing job. Each phase writes one folder of the --work prefix,
+    <work>/<writes>/ (<PROCESSING>/<writes> in the container), and reads the folders the earlier phases wrote,
+    whole on every instance. `shards_dump`: the dump (--input) is spread over the instances by S3 key."""
+    reads: tuple[str, ...]
+    writes: str
+    shards_dump: bool = False
+    many: bool = False  # may run on several instances (each then writes a shard/part folder of its own)
+
+
+PHASES = {
+    "prepare-parts": Phase((), "parts", shards_dump=True, many=True),
+    "prepare-merge": Phase(("parts",), "corpus"),
+    "kb-scan": Phase((), "scan", shards_dump=True, many=True),
+    "kb-resolve": Phase(("scan",), "resolved"),
+    "kb-count": Phase(("scan", "resolved"), "counts", many=True),
+    "kb-write": Phase(("scan", "resolved", "counts"), "model"),
+}
+
+
+def phase_arguments(phase: str, hyperparameters: dict[str, str], shards: int | None) -> list[str]:
+    """The container's command for one phase. kb OUT is PROCESSING itself, so OUT/scan, OUT/resolved, ...
+    are the phases' folders; shards and count parts take I/N from the job's resource config (container/shard.py)."""
+    options = ["--hyperparameters", json.dumps(hyperparameters, separators=(",", ":"), sort_keys=True)]
+    if phase == "prepare-parts":
+        return ["prepare", "--parts", DUMP, f"{PROCESSING}/parts", "--shard", AUTO]
+    if phase == "prepare-merge":
+        return ["prepare", "--merge", *[f"{PROCESSING}/parts/{Shard(i, shards).name()}" for i in range(shards)],
+                f"{PROCESSING}/corpus"]
+    if phase == "kb-scan":
+        return ["kb", "scan", DUMP, PROCESSING, *options]
+    if phase == "kb-write":
+        return ["kb", "write", PROCESSING, f"{PROCESSING}/model", *options]
+    return ["kb", phase.removeprefix("kb-"), PROCESSING, *options]
+
+
+def _processing_input(name: str, uri: str, local: str, sharded: bool) -> dict:
+    return {"InputName": name, "S3Input": {
+        "S3Uri": uri, "LocalPath": local, "S3DataType": "S3Prefix", "S3InputMode": "File",
+        "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated"}}
+
+
+def _check_phase(args, phase: Phase, hyperparameters: dict) -> None:
+    if args.instance_count > 1 and not phase.many:
+        raise KindlingError(f"{args.phase} runs on one instance (it merges what the others wrote); got "
+                            f"--instance-count {args.instance_count}.", code="bad_arguments",
+                            hint="Drop --instance-count for this phase.")
+    if phase.shards_dump and not args.input:
+        raise KindlingError(f"{args.phase} reads the dump: give --input s3://bucket/prefix/ (only the dump's files "
+                            "under it).", code="bad_arguments", hint="See docs/wikipedia.md for the layout.")
+    if args.phase.startswith("prepare") and hyperparameters:
+        raise KindlingError("prepare takes options, not hyperparameters.", code="bad_arguments",
+                            hint="Give them as --options='--tokenizer spacy --language de'.")
+    if args.phase == "prepare-merge" and not args.shards:
+        raise KindlingError("prepare-merge needs the number of prepare-parts instances.", code="bad_arguments",
+                            hint="Add --shards N (N: the --instance-count of prepare-parts).")
+
+
+def processing_job(args) -> dict:
+    phase = PHASES[args.phase]
+    hyperparameters = _pairs(args.hyperparameter, "hyperparameter")
+    _check_phase(args, phase, hyperparameters)
+    work = _s3(args.work, "work").rstrip("/")
+    arguments = phase_arguments(args.phase, hyperparameters, args.shards) + shlex.split(args.options)
+    long = [a for a in arguments if len(a) > 256]
+    if len(arguments) > 100 or long:  # API limits botocore does not check (it validates minimums only)
+        raise KindlingError(f"The container command has {len(arguments)} arguments (at most 100, each at most 256 "
+                            f"characters){': too long: ' + long[0][:60] + '...' if long else ''}.",
+                            code="bad_arguments", hint="Use fewer hyperparameters, shards or --options.")
+    inputs = [_processing_input("dump", _s3(args.input, "input"), DUMP, True)] if phase.shards_dump else []
+    inputs += [_processing_input(name, f"{work}/{name}/", f"{PROCESSING}/{name}", False) for name in phase.reads]
+    return {
+        "ProcessingJobName": args.job_name or _name(f"kindling-{args.phase}"),
+        "RoleArn": args.role,
+        "AppSpecification": {"ImageUri": args.image, "ContainerEntrypoint": ["python", "-m", "container"],
+                             "ContainerArguments": arguments},
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": args.instance_type,
+                                                  "InstanceCount": args.instance_count,
+                                                  "VolumeSizeInGB": args.volume_gb}},
+        "ProcessingInputs": inputs,
+        # every instance uploads its folder to the same prefix: they never collide, as each writes only a
+        # subfolder named after its shard or part (scan/shard-0001-of-0004/, counts/part-0000-of-0002/, ...)
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": phase.writes, "S3Output": {
+            "S3Uri": f"{work}/{phase.writes}/", "LocalPath": f"{PROCESSING}/{phase.writes}",
+            "S3UploadMode": "EndOfJob"}}]},
+        "StoppingCondition": {"MaxRuntimeInSeconds": args.max_runtime},
+        "Environment": _pairs(args.env, "env"),
+    }
+
+
 PING = "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/ping').status == 200 else 1)"
 
 
@@ -203,6 +312,12 @@ def ecs_task_definition(args) -> dict:
                                     "retries": 3, "startPeriod": 60}
     request = {"family": args.family, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
                "cpu": str(args.cpu), "memory": str(args.memory), "containerDefinitions": [container]}
+    if args.efs:  # a file system every task mounts: how the phases of a sharded build share their folders
+        file_system, _, root = args.efs.partition(":")
+        request["volumes"] = [{"name": "shared", "efsVolumeConfiguration": {
+            "fileSystemId": file_system, "rootDirectory": root or "/", "transitEncryption": "ENABLED"}}]
+        container["mountPoints"] = [{"sourceVolume": "shared", "containerPath": args.mount,
+                                     "readOnly": args.container_command == "serve"}]
     if args.task_role:
         request["taskRoleArn"] = args.task_role
     if args.execution_role:
@@ -215,7 +330,8 @@ def ecs_run_task(args) -> dict:
             "networkConfiguration": {"awsvpcConfiguration": {
                 "subnets": args.subnet, "securityGroups": args.security_group or [],
                 "assignPublicIp": "ENABLED" if args.public_ip else "DISABLED"}},
-            "overrides": {"containerOverrides": [{"name": "kindling", "environment": _environment(args.env)}]}}
+            "overrides": {"containerOverrides": [{"name": "kindling", "environment": _environment(args.env),
+                                                  **({"command": shlex.split(args.run)} if args.run else {})}]}}
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -306,6 +422,25 @@ def parser() -> argparse.ArgumentParser:
     transform.add_argument("--instance-count", type=int, default=1)
     transform.add_argument("--max-payload-mb", type=int, default=6)
     transform.add_argument("--concurrency", type=int, default=2)
+    process = commands.add_parser("process", help="a SageMaker Processing job: one phase of a sharded build")
+    process.add_argument("phase", choices=sorted(PHASES))
+    process.add_argument("--image", required=True, help="ECR image URI")
+    process.add_argument("--role", required=True, help="SageMaker execution role ARN")
+    process.add_argument("--work", required=True, help="s3:// prefix of the build: every phase reads and writes "
+                                                       "its folders under it")
+    process.add_argument("--input", help="s3:// prefix holding only the dump's files (prepare-parts, kb-scan)")
+    process.add_argument("--hyperparameter", "-p", action="append", default=[],
+                         help="NAME=VALUE (repeat): mode=entities hyperparameters; give kb-write those of kb-scan")
+    process.add_argument("--shards", type=int, help="prepare-merge: how many instances ran prepare-parts")
+    process.add_argument("--instance-type", default="ml.c5.2xlarge")
+    process.add_argument("--instance-count", type=int, default=1)
+    process.add_argument("--volume-gb", type=int, default=30)
+    process.add_argument("--max-runtime", type=int, default=86400)
+    process.add_argument("--env", action="append", default=[], help="NAME=VALUE (repeat)")
+    process.add_argument("--job-name")
+    process.add_argument("--options", default="", help="more options for the phase's command, as one string: "
+                                                        "--options='--processes 8'")
+    process.set_defaults(mode="processing")
     task = commands.add_parser("ecs-task", help="register an ECS task definition")
     task.add_argument("--image", required=True)
     task.add_argument("--command", dest="container_command", choices=("train", "serve"), required=True,
@@ -317,6 +452,8 @@ def parser() -> argparse.ArgumentParser:
     task.add_argument("--log-group", default="/kindling")
     task.add_argument("--task-role")
     task.add_argument("--execution-role")
+    task.add_argument("--efs", help="FILE_SYSTEM_ID[:/root/directory]: an EFS volume every task mounts at --mount")
+    task.add_argument("--mount", default="/mnt/kindling", help="where the EFS volume is mounted (default: %(default)s)")
     run = commands.add_parser("ecs-run", help="run the task on Fargate")
     run.add_argument("--cluster", required=True)
     run.add_argument("--family", default="kindling")
@@ -325,6 +462,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--public-ip", action="store_true")
     run.add_argument("--count", type=int, default=1)
     run.add_argument("--env", action="append", default=[])
+    run.add_argument("--command", dest="run", help="the container's arguments for this run, e.g. "
+                                                   "'kb scan /mnt/kindling/dump/0 /mnt/kindling/kb --shard 0/4'")
     return top
 
 
@@ -337,6 +476,8 @@ def requests_for(args) -> list[tuple[str, str, dict]]:
         return endpoint_requests(args)
     if args.command == "transform":
         return [("sagemaker", "create_transform_job", transform_job(args))]
+    if args.command == "process":
+        return [("sagemaker", "create_processing_job", processing_job(args))]
     if args.command == "ecs-task":
         return [("ecs", "register_task_definition", ecs_task_definition(args))]
     if args.command == "ecs-run":

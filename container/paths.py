@@ -50,6 +50,11 @@ class Paths:
         return self.config_dir / "resourceconfig.json"
 
     @property
+    def processing_resource_config(self) -> Path:
+        """A Processing job's resource config: under <base>/config, not input/config as in training."""
+        return self.base / "config" / "resourceconfig.json"
+
+    @property
     def data_dir(self) -> Path:
         return self.input / "data"
 

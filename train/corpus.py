@@ -342,6 +342,10 @@ def prepare_parts(root: Path, out_dir: Path, tokenizer: Tokenizer, text_field: s
 
 def merge_parts(shards: list[Path], out_dir: Path) -> dict:
     """Concatenate the shards' parts in path order into out_dir/corpus.txt; add up their summaries."""
+    unfinished = [str(shard) for shard in shards if not (shard / SUMMARY_FILE).is_file()]
+    if unfinished:  # prepare_parts writes summary.json last
+        raise KindlingError(f"{', '.join(unfinished)}: no finished `prepare --parts` output there.",
+                            code="missing_shard", hint="Run `prepare --parts` for every shard first, then merge.")
     parts: dict[str, Path] = {}
     for shard in shards:
         for part in sorted((shard / PARTS_DIR).rglob("*.txt")):
@@ -385,6 +389,7 @@ def main(argv: list[str]) -> int:
     import argparse
 
     from container import logs
+    from container.shard import fraction, shard_of
     from container.tokenizer import SCHEMES
 
     parser = argparse.ArgumentParser(prog="python -m container prepare", description=__doc__,
@@ -399,6 +404,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--processes", type=int, default=0, help="worker processes (default: one per CPU)")
     parser.add_argument("--parts", action="store_true", help="one output per input file (a shard of a sharded run)")
     parser.add_argument("--merge", action="store_true", help="the inputs are shard outputs: concatenate their parts")
+    parser.add_argument("--shard", type=fraction, help="with --parts: write into OUTPUT/shard-I-of-N; I/N, or auto: "
+                                                       "from the SageMaker job's resource config (one prefix, N hosts)")
     parser.add_argument("--max-line-mb", type=float, default=DEFAULT_MAX_LINE_MB,
                         help="a longer line is an error naming its file and number (default: %(default)g)")
     parser.add_argument("--max-input-gb", type=float, default=0,
@@ -408,6 +415,8 @@ def main(argv: list[str]) -> int:
     paths = args.paths or [Path("/opt/ml/processing/input"), Path("/opt/ml/processing/output")]
     if len(paths) < 2:
         parser.error("give at least one input and the output directory")
+    if args.shard and not args.parts:
+        parser.error("--shard goes with --parts")
     try:
         if args.merge:
             merge_parts(paths[:-1], paths[-1])
@@ -417,7 +426,8 @@ def main(argv: list[str]) -> int:
         if args.parts:
             if len(paths) != 2 or not paths[0].is_dir():
                 parser.error("--parts takes one input directory and the output directory")
-            prepare_parts(paths[0], paths[1], tokenizer, args.text_field, args.processes, limits)
+            out = paths[1] / shard_of(args.shard).name() if args.shard else paths[1]
+            prepare_parts(paths[0], out, tokenizer, args.text_field, args.processes, limits)
         else:
             prepare_corpus(paths[:-1], paths[-1], tokenizer, args.text_field, args.processes, limits=limits)
     except KindlingError as exc:

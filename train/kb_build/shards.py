@@ -26,6 +26,7 @@ from container import hyperparameters as hp
 from container.dump_pieces import pieces
 from container.bundle import staged_bundle
 from container.errors import KindlingError
+from container.shard import AUTO, fraction, shard_of
 from container.tokenizer import Tokenizer
 from train.kb_build import PIECES_PER_PROCESS, counters, document_frequencies, scan_pieces
 from train.kb_build.resolve import resolve
@@ -190,13 +191,6 @@ def write_model(out: Path, model: Path, params) -> dict:
     return meta
 
 
-def _fraction(text: str) -> tuple[int, int]:
-    index, _, count = text.partition("/")
-    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
-        raise argparse.ArgumentTypeError(f"{text!r} is not I/N with 0 <= I < N")
-    return int(index), int(count)
-
-
 def main(argv: list[str]) -> int:
     from container import logs
     from train.corpus import default_processes
@@ -210,11 +204,13 @@ def main(argv: list[str]) -> int:
     scan_parser = phases.add_parser("scan", parents=[common])
     scan_parser.add_argument("input", type=Path)
     scan_parser.add_argument("out", type=Path)
-    scan_parser.add_argument("--shard", type=_fraction, default=(0, 1), help="I/N: this is shard I of N")
+    scan_parser.add_argument("--shard", type=fraction, default=AUTO,
+                             help="I/N: this is shard I of N (default: from the SageMaker job's resource config)")
     phases.add_parser("resolve", parents=[common]).add_argument("out", type=Path)
     count_parser = phases.add_parser("count", parents=[common])
     count_parser.add_argument("out", type=Path)
-    count_parser.add_argument("--part", type=_fraction, default=(0, 1), help="I/N: count every Nth piece from I")
+    count_parser.add_argument("--part", type=fraction, default=AUTO,
+                              help="I/N: count every Nth piece from I (default: from the job's resource config)")
     write_parser = phases.add_parser("write", parents=[common])
     write_parser.add_argument("out", type=Path)
     write_parser.add_argument("model", type=Path)
@@ -229,11 +225,11 @@ def main(argv: list[str]) -> int:
                                 hint='Give an object: --hyperparameters \'{"title_links": "2"}\'.') from None
         params = _params(hyperparameters)
         if args.phase == "scan":
-            scan_shard(args.input, args.out, params, *args.shard, processes)
+            scan_shard(args.input, args.out, params, *shard_of(args.shard), processes)
         elif args.phase == "resolve":
             resolve_shards(args.out, params.working_budget_mb << 20)
         elif args.phase == "count":
-            count_part(args.out, *args.part, processes)
+            count_part(args.out, *shard_of(args.part), processes)
         else:
             write_model(args.out, args.model, params)
     except KindlingError as exc:
