@@ -37,6 +37,13 @@ def anchors_in_articles(resolved: Path, articles: list[Article]) -> tuple[np.nda
     anchors made of the articles' words only, matched exactly by the count phase's n-gram matcher."""
     vocabulary = {token for article in articles for token in article.tokens}
     lines = [" ".join(article.tokens) for article in articles]
+    line_batches, size = [[]], 0  # the count phase's batches: its matcher's arrays grow with the tokens matched
+    for line in lines:
+        if size >= counting.BATCH_CHARS:
+            line_batches.append([])
+            size = 0
+        line_batches[-1].append(line)
+        size += len(line)
     hashes = np.load(resolved / "anchors.npy", mmap_mode="r")
     rows: list[int] = []
     texts: list[str] = []
@@ -44,7 +51,8 @@ def anchors_in_articles(resolved: Path, articles: list[Article]) -> tuple[np.nda
     batch_texts: list[str] = []
 
     def match() -> None:
-        found = counting.AnchorSet(batch_texts).documents(lines) > 0
+        anchor_set = counting.AnchorSet(batch_texts)
+        found = sum((anchor_set.documents(batch) for batch in line_batches), np.zeros(len(batch_texts), np.int64)) > 0
         rows.extend(r for r, hit in zip(batch_rows, found.tolist()) if hit)
         texts.extend(t for t, hit in zip(batch_texts, found.tolist()) if hit)
         batch_rows.clear()
