@@ -13,6 +13,7 @@ every title.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -32,18 +33,24 @@ def _member(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return keys[rows] == values
 
 
+def _line_batches(articles: list[Article]) -> Iterator[list[str]]:
+    """The articles as token lines, about the count phase's BATCH_CHARS at a time (its matcher's arrays grow
+    with the tokens it is given; one batch of 500 sample pages peaked at 456 MB)."""
+    batch, size = [], 0
+    for article in articles:
+        batch.append(" ".join(article.tokens))
+        size += len(batch[-1])
+        if size >= counting.BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
 def anchors_in_articles(resolved: Path, articles: list[Article]) -> tuple[np.ndarray, list[str]]:
     """The build's anchors (hashes, sorted, and texts) that occur as token n-grams of the articles: the
     anchors made of the articles' words only, matched exactly by the count phase's n-gram matcher."""
     vocabulary = {token for article in articles for token in article.tokens}
-    lines = [" ".join(article.tokens) for article in articles]
-    line_batches, size = [[]], 0  # the count phase's batches: its matcher's arrays grow with the tokens matched
-    for line in lines:
-        if size >= counting.BATCH_CHARS:
-            line_batches.append([])
-            size = 0
-        line_batches[-1].append(line)
-        size += len(line)
     hashes = np.load(resolved / "anchors.npy", mmap_mode="r")
     rows: list[int] = []
     texts: list[str] = []
@@ -52,7 +59,8 @@ def anchors_in_articles(resolved: Path, articles: list[Article]) -> tuple[np.nda
 
     def match() -> None:
         anchor_set = counting.AnchorSet(batch_texts)
-        found = sum((anchor_set.documents(batch) for batch in line_batches), np.zeros(len(batch_texts), np.int64)) > 0
+        found = sum((anchor_set.documents(lines) for lines in _line_batches(articles)),
+                    np.zeros(len(batch_texts), np.int64)) > 0
         rows.extend(r for r, hit in zip(batch_rows, found.tolist()) if hit)
         texts.extend(t for t, hit in zip(batch_texts, found.tolist()) if hit)
         batch_rows.clear()
