@@ -44,7 +44,7 @@ from train.channels import channel_files
 from train.checkpoints import CheckpointStore, fingerprint
 from train.corpus import default_processes
 from train.entity_articles import Article
-from train.entity_vectors import WordVectors, add_contexts, combined, title_vectors, train_word_vectors
+from train.entity_vectors import WordVectors, add_contexts, combined, train_word_vectors
 from train.kb_build import Built
 from train.kb_build import build as build_kb
 from train.kb_build.contexts import linked_articles
@@ -52,8 +52,6 @@ from train.kb_build.scan import Settings
 from train.kb_build.write import Thresholds
 from train.environment import TrainingEnvironment
 from train.limits import MB, Limits, bounded_lines, max_line_param
-
-__all__ = ["EntityParams", "alias_statistics", "combined", "title_vectors", "train"]  # vectors: train/entity_vectors.py
 
 log = logging.getLogger(__name__)
 TASK = "entities"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from container.tokenizer import Tokenizer
-from train.entities import combined, title_vectors
+from train.entity_vectors import combined, title_vectors
 
 WORDS = {"paris": 0, "mythology": 1, "city": 2}
 UNIT = np.eye(3, dtype=np.float32)
