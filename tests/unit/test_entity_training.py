@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from container.tokenizer import Tokenizer
-from train.entities import combined, title_vectors
+from train.entity_vectors import combined, title_vectors
 
 WORDS = {"paris": 0, "mythology": 1, "city": 2}
 UNIT = np.eye(3, dtype=np.float32)
@@ -27,7 +27,7 @@ def test_contexts_and_title_weigh_equally_and_an_entity_without_links_keeps_its_
 
 
 def test_paired_counts_and_mcnemar():
-    from train.entities import _paired
+    from train.entity_evaluation import _paired
 
     # (in KB, ambiguous, TAGME right, commonness right)
     rows = [(True, True, True, False)] * 6 + [(True, True, False, True)] * 1 + [(True, False, True, True)] * 50 + \

@@ -12,7 +12,9 @@ import pytest
 
 from container.entity_kb import FILES, META, write_compact
 from container.tokenizer import Tokenizer
-from train.entities import DumpReader, EntityParams, add_links, add_title_anchors, count_documents
+from tests.dict_reader import DumpReader, add_title_anchors
+from train.entities import EntityParams
+from train.entity_evaluation import add_links, count_documents
 from train.kb_build import build
 from train.kb_build.scan import Settings
 from train.kb_build.write import Thresholds
@@ -127,7 +129,7 @@ def test_document_counts_are_the_dict_builders_n_gram_counts_even_when_hashes_co
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from train.entities import anchor_prefixes, anchors_in
+    from train.entity_evaluation import anchor_prefixes, anchors_in
     from train.kb_build import count as counting
 
     monkeypatch.setattr(counting, "MULTIPLIERS", (1 << 32, *counting.MULTIPLIERS))  # 3-grams lose their first id
