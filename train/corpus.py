@@ -357,27 +357,30 @@ def merge_parts(shards: list[Path], out_dir: Path) -> dict:
     if not parts:
         raise KindlingError(f"No prepared parts in {', '.join(map(str, shards))}.", code="empty_corpus",
                             hint="Run `prepare --parts` on every shard first.")
+    tokenizers = {shard: json.loads((shard / SUMMARY_FILE).read_text(encoding="utf-8")).get("tokenizer")
+                  for shard in shards}
+    differing = [shard for shard in shards if tokenizers[shard] != tokenizers[shards[0]]]
+    if differing:  # checked before corpus.txt is written: a refused merge leaves no output
+        raise KindlingError(f"The shards were prepared with different tokenizers ({shards[0]}: {tokenizers[shards[0]]}, "
+                            f"{differing[0]}: {tokenizers[differing[0]]}).", code="shard_mismatch",
+                            hint="Prepare every shard with the same --tokenizer/--language/--keep-case.")
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / CORPUS_FILE, "wb") as out:
         for name in sorted(parts, key=lambda n: Path(n).parts):  # corpus_files' order: path components
             with open(parts[name], "rb") as handle:
                 shutil.copyfileobj(handle, out, 1 << 20)
-    vocabulary, totals, formats, skipped, tokenizers = Counter(), Counter(), Counter(), [], set()
+    vocabulary, totals, formats, skipped = Counter(), Counter(), Counter(), []
     for shard in shards:
         summary = json.loads((shard / SUMMARY_FILE).read_text(encoding="utf-8"))
         totals.update({key: summary.get(key, 0) for key in ADDITIVE})
         formats.update(summary.get("formats", {}))
         skipped += summary.get("skipped_files", [])
-        tokenizers.add(json.dumps(summary.get("tokenizer"), sort_keys=True))
         with open(shard / VOCABULARY_FILE, encoding="utf-8") as handle:
             for line in handle:
                 word, _, count = line.rstrip("\n").rpartition("\t")
                 vocabulary[word] += int(count)
-    if len(tokenizers) > 1:
-        raise KindlingError("The shards were prepared with different tokenizers.", code="overlapping_shards",
-                            hint="Prepare every shard with the same --tokenizer/--language/--keep-case.")
     summary = {**totals, "formats": dict(formats), "skipped_files": skipped, "vocabulary": len(vocabulary),
-               "tokenizer": json.loads(tokenizers.pop()), "shards": len(shards)}
+               "tokenizer": tokenizers[shards[0]], "shards": len(shards)}
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     log.info("prepare (merge): %d parts from %d shard(s), %d tokens, %d distinct words", len(parts), len(shards),
              totals["tokens"], len(vocabulary))

@@ -9,16 +9,75 @@ while writing and about the budget while merging, whatever the number of rows.
 
 Columns are dicts name -> 1-D array (a "batch"); the reduce of a batch is the same whether its rows
 came in one run or in many, so the result never depends on the budget.
+
+A full disk while spilling is a named error (container/disk.py's write_failed): `save_array` writes .npy
+files whose failed writes keep their errno (numpy's own `tofile` reports "N requested and M written" and
+nothing else), and `spilling` turns a full disk under a build's directory into a sentence naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
+from container.disk import is_write_error, write_error
+from container.errors import KindlingError
+
 Batch = dict[str, np.ndarray]
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # numpy's tofile() on a full disk (no errno)
+
+
+class _Writes:
+    """A file as numpy's format writer sees an object that is not a file: it gets the bytes through write(), so
+    a full disk raises OSError with its errno instead of numpy's short-write error."""
+
+    def __init__(self, handle):
+        self.write = handle.write
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """np.save(path, array), the same bytes; a failed write is an OSError with its errno and path."""
+    try:
+        with open(path, "wb") as handle:
+            np.lib.format.write_array(_Writes(handle), np.asanyarray(array), allow_pickle=False)
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
+def disk_full(exc: BaseException) -> bool:
+    """A write the file system refused (full, quota, too large, read-only), numpy's short write included."""
+    return is_write_error(exc) or (isinstance(exc, OSError) and exc.errno is None
+                                   and bool(_SHORT_WRITE.fullmatch(str(exc))))
+
+
+def spill_error(directory: Path, exc: OSError, remedy: str) -> KindlingError:
+    """write_failed naming the file, the free space and the build directory that filled; `remedy` says where else
+    the build can go."""
+    if exc.errno is None:  # numpy's short write: say what it means
+        exc = OSError(0, f"the file system took only part of a write ({exc}), as when the disk is full")
+    error = write_error(directory, exc)
+    error.hint = (f"The entity KB build keeps its scanned pieces and sorted runs in {directory}: "
+                  f"{remedy}.")
+    return error
+
+
+@contextlib.contextmanager
+def spilling(directory: Path, remedy: str) -> Iterator[None]:
+    """Inside the block, a full disk while writing under `directory` (or where the error names no file) becomes
+    spill_error; writes elsewhere (the model directory) are left to their own handlers."""
+    try:
+        yield
+    except OSError as exc:
+        named = Path(exc.filename) if exc.filename else None
+        if not disk_full(exc) or (named is not None and not named.is_relative_to(directory)):
+            raise
+        raise spill_error(Path(directory), exc, remedy) from exc
 
 
 def rows(batch: Batch) -> int:
@@ -48,7 +107,7 @@ def save_batch(directory: Path, batch: Batch) -> Path:
     """One .npy per column under directory (memory-mappable one column at a time)."""
     directory.mkdir(parents=True)
     for name, column in batch.items():
-        np.save(directory / f"{name}.npy", column)
+        save_array(directory / f"{name}.npy", column)
     return directory
 
 

@@ -127,6 +127,19 @@ def test_four_shards_merged_equal_one_run_over_all_files(tmp_path, monkeypatch):
     assert caught.value.code == "overlapping_shards"
 
 
+def test_shards_prepared_with_other_tokenizers_are_a_shard_mismatch_and_nothing_is_merged(tmp_path):
+    inputs = _inputs(tmp_path / "in")
+    for name in ("a.txt", "b.jsonl"):
+        (tmp_path / name).mkdir()
+        shutil.copy(inputs / name, tmp_path / name / name)
+    corpus.prepare_parts(tmp_path / "a.txt", tmp_path / "lower", Tokenizer(), processes=1)
+    corpus.prepare_parts(tmp_path / "b.jsonl", tmp_path / "keep-case", Tokenizer(lowercase=False), processes=1)
+    with pytest.raises(KindlingError) as caught:
+        corpus.merge_parts([tmp_path / "lower", tmp_path / "keep-case"], tmp_path / "merged")
+    assert caught.value.code == "shard_mismatch" and "'lowercase': False" in caught.value.message
+    assert not (tmp_path / "merged").exists()
+
+
 def _prepare_shard(source: str, target: str) -> None:
     from pathlib import Path
 

@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from train.sorted_runs import RunWriter, merge, reduce, rows
+from train.sorted_runs import RunWriter, merge, reduce, rows, save_array, spilling
 
 COLUMNS = ["anchor", "entity", "count"]
 
@@ -64,3 +64,65 @@ def test_nothing_written_gives_nothing(tmp_path):
     writer.add({"anchor": np.zeros(0, dtype=np.uint64)})
     assert writer.finish() == [] and list(merge([], ["anchor"], ("anchor",), None)) == []
     assert rows(reduce({"anchor": np.zeros(0, dtype=np.uint64)}, ("anchor",), None)) == 0
+
+
+def test_save_array_writes_np_saves_bytes(tmp_path):
+    for array in (np.arange(10, dtype=np.uint64), np.zeros(0, dtype=np.int32), np.arange(12.0)[::2],
+                  np.frombuffer(b"abc", dtype=np.uint8)):
+        np.save(tmp_path / "numpy.npy", array)
+        save_array(tmp_path / "ours.npy", array)
+        assert (tmp_path / "ours.npy").read_bytes() == (tmp_path / "numpy.npy").read_bytes()
+
+
+REFUSED_WRITE = """
+import resource, signal, sys
+import numpy as np
+from train.sorted_runs import disk_full, save_array
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the kernel refuses the write (EFBIG) instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+big = np.zeros(1 << 17)
+try:
+    np.save(sys.argv[1] + "/numpy.npy", big)
+except OSError as exc:
+    print("numpy", exc.errno, disk_full(exc), exc)
+try:
+    save_array(sys.argv[1] + "/ours.npy", big)
+except OSError as exc:
+    print("ours", exc.errno, disk_full(exc), exc.filename)
+"""
+
+
+def test_a_refused_write_is_a_full_disk_with_or_without_numpys_errno(tmp_path):
+    """A file system that takes only part of a write (here: a file size limit; a full disk alike): numpy's tofile
+    says "N requested and M written" without an errno, save_array keeps the errno and names the file, and
+    disk_full recognises both (a real refusal by the kernel, in a child process)."""
+    import errno
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", REFUSED_WRITE, str(tmp_path)], capture_output=True, text=True,
+                            timeout=60)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout + result.stderr
+    assert lines[0].startswith("numpy None True ") and "requested and" in lines[0]
+    assert lines[1] == f"ours {errno.EFBIG} True {tmp_path}/ours.npy"
+
+
+def test_spilling_names_the_build_folder_and_leaves_other_folders_to_their_handlers(tmp_path):
+    import errno
+
+    from container.errors import KindlingError
+
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "work" / "counts-00001" / "count.npy"))
+    with pytest.raises(KindlingError) as caught, spilling(tmp_path / "work", "set TMPDIR elsewhere"):
+        raise full
+    assert caught.value.code == "write_failed" and "counts-00001/count.npy: No space left on device" in str(caught.value)
+    assert f"sorted runs in {tmp_path / 'work'}: set TMPDIR elsewhere." in caught.value.hint
+    with pytest.raises(KindlingError) as caught, spilling(tmp_path, "more room"):
+        raise OSError("1048576 requested and 131056 written")
+    assert "took only part of a write (1048576 requested and 131056 written)" in caught.value.message
+    elsewhere = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "model" / "kb" / "x.npy"))
+    for other in (elsewhere, OSError(errno.EACCES, "Permission denied"), OSError("something else")):
+        with pytest.raises(OSError) as raised, spilling(tmp_path / "work", "more room"):
+            raise other
+        assert raised.value is other

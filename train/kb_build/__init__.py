@@ -27,6 +27,7 @@ from train.kb_build import count as counting
 from train.kb_build.resolve import resolve
 from train.kb_build.scan import Settings, scan
 from train.kb_build.write import Thresholds, write
+from train.sorted_runs import spilling
 
 log = logging.getLogger(__name__)
 PIECES_PER_PROCESS = 4  # pieces differ in size; more of them than processes evens the load
@@ -97,12 +98,14 @@ def build(files: list[Path], settings: Settings, thresholds: Thresholds, workdir
     started = time.monotonic()
     cut = pieces(files, processes * PIECES_PER_PROCESS, min_piece_bytes)
     piece_dirs = [workdir / "pieces" / f"{index:05d}" for index in range(len(cut))]
-    scanned = scan_pieces(cut, [""] * len(cut), settings, piece_dirs, processes, budget)
-    if not sum(counts["pages"] for counts in scanned):
-        raise KindlingError(f"The dump(s) {', '.join(map(str, files))} hold no articles.", code="empty_dump",
-                            hint="Give a pages-articles dump.")
-    summary = resolve(piece_dirs, settings, workdir / "resolved", budget)
-    documents = document_frequencies(workdir / "resolved", piece_dirs, processes)
+    with spilling(workdir, "set TMPDIR to a folder on a larger file system, or give this one more room (Docker: a "
+                           "larger volume or --tmpfs size)"):  # the KB itself goes to kb_dir: the bundle's errors
+        scanned = scan_pieces(cut, [""] * len(cut), settings, piece_dirs, processes, budget)
+        if not sum(counts["pages"] for counts in scanned):
+            raise KindlingError(f"The dump(s) {', '.join(map(str, files))} hold no articles.", code="empty_dump",
+                                hint="Give a pages-articles dump.")
+        summary = resolve(piece_dirs, settings, workdir / "resolved", budget)
+        documents = document_frequencies(workdir / "resolved", piece_dirs, processes)
     meta = write(workdir / "resolved", documents, piece_dirs, kb_dir, thresholds, budget)
     log.info("entity KB: built in %.1f s", time.monotonic() - started)
     return Built(counters(summary), meta, piece_dirs, workdir / "resolved")

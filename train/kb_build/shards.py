@@ -8,17 +8,22 @@
 
 Shards hold whole files; the merge orders pieces by (file path under the shard's input, byte offset), so the
 KB is the same bytes as one `train` over all the files. A phase refuses what would silently give another
-KB: a missing or unfinished shard or count part, shards scanned with other settings, the same file in two
-shards, a page in two shards.
+KB: a missing, failed or unfinished shard or count part, shards scanned with other settings, the same file
+in two shards, a page in two shards (duplicate_page: refused, never counted once). A shard with no files
+(N above the number of files) or with no pages is fine: it contributes nothing. A phase that fails leaves
+no partial output, only its reason in failed.txt, which the next phase repeats; a full disk is write_failed
+naming the folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -32,9 +37,10 @@ from train.kb_build import PIECES_PER_PROCESS, counters, document_frequencies, s
 from train.kb_build.resolve import resolve
 from train.kb_build.scan import Settings
 from train.kb_build.write import Thresholds, write
+from train.sorted_runs import save_array, spilling
 
 log = logging.getLogger(__name__)
-SHARD_DONE, PART_DONE, PIECES = "shard.json", "part.json", "pieces.json"
+SHARD_DONE, PART_DONE, PIECES, FAILED = "shard.json", "part.json", "pieces.json", "failed.txt"
 
 
 def _name(kind: str, index: int, count: int) -> str:
@@ -52,21 +58,55 @@ def settings_of(params) -> Settings:
                     params.drop_missing_targets)
 
 
+@contextlib.contextmanager
+def _phase(out: Path, directory: Path) -> Iterator[None]:
+    """The phase writes `directory` under OUT. A full disk is write_failed naming OUT; any failure removes what the
+    phase wrote (nothing partial stays in OUT) and leaves its reason in failed.txt, for the next phase to name."""
+    shutil.rmtree(directory, ignore_errors=True)  # a rerun of a failed phase starts clean
+    try:
+        with spilling(out, "give OUT more room (a larger volume; SageMaker Processing: VolumeSizeInGB) or put OUT on "
+                           "a larger file system, then run this command again"):
+            yield
+    except Exception as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        reason = str(exc) if isinstance(exc, KindlingError) else f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(OSError):  # the disk may still be full: the reason is a courtesy
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / FAILED).write_text(reason + "\n", encoding="utf-8")
+        raise
+
+
+def _failure(directory: Path) -> str:
+    """Why the phase that wrote `directory` failed, from its failed.txt ('' when it has none)."""
+    try:
+        reason = (directory / FAILED).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    return f": {reason.rstrip('.') or 'no reason was recorded'}"
+
+
 def scan_shard(inputs: Path, out: Path, params, index: int, count: int, processes: int) -> dict:
     from train.corpus import corpus_files
 
-    files = corpus_files([inputs]) if inputs.exists() else []  # an empty shard is fine
-    cut = pieces(files, processes * PIECES_PER_PROCESS)
     directory = out / "scan" / _name("shard", index, count)
-    shutil.rmtree(directory, ignore_errors=True)  # a rerun of a failed shard starts clean
-    piece_dirs = [directory / "pieces" / f"{i:05d}" for i in range(len(cut))]
-    names = [piece.path.relative_to(inputs).as_posix() for piece in cut]
-    settings = settings_of(params)
-    scan_pieces(cut, names, settings, piece_dirs, processes, (params.working_budget_mb << 20))
-    marker = {"shard": index, "count": count, "files": sorted({p.relative_to(inputs).as_posix() for p in files}),
-              "settings": settings.to_json(), "pieces": len(cut)}
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / SHARD_DONE).write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    # a shard with no files is fine (N instances for fewer files; ShardedByS3Key may give one an empty folder or
+    # none): it contributes nothing, and its marker says the shard was run
+    files = corpus_files([inputs]) if inputs.exists() else []
+    if not files:
+        log.warning("kb scan: shard %d/%d has no dump files (%s %s); it contributes nothing to the KB", index, count,
+                    inputs, "is empty" if inputs.exists() else "does not exist")
+    base = inputs.parent if inputs.is_file() else inputs  # a single file as INPUT is named by its file name
+    with _phase(out, directory):
+        cut = pieces(files, processes * PIECES_PER_PROCESS)
+        piece_dirs = [directory / "pieces" / f"{i:05d}" for i in range(len(cut))]
+        names = [piece.path.relative_to(base).as_posix() for piece in cut]
+        settings = settings_of(params)
+        scanned = scan_pieces(cut, names, settings, piece_dirs, processes, (params.working_budget_mb << 20))
+        marker = {"shard": index, "count": count, "files": sorted({p.relative_to(base).as_posix() for p in files}),
+                  "settings": settings.to_json(), "pieces": len(cut),
+                  "counts": {key: sum(piece[key] for piece in scanned) for key in (scanned[0] if scanned else {})}}
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / SHARD_DONE).write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return marker
 
 
@@ -80,7 +120,9 @@ def shard_markers(out: Path) -> list[tuple[Path, dict]]:
     found = []
     for directory in sorted((out / "scan").glob("shard-*")):
         if not (directory / SHARD_DONE).exists():
-            raise KindlingError(f"Shard {directory.name} ({directory}) did not finish its scan.",
+            failed = _failure(directory)
+            raise KindlingError(f"Shard {directory.name} ({directory}) "
+                                f"{'failed its scan' + failed if failed else 'did not finish its scan'}.",
                                 code="unfinished_shard", hint="Run that shard's `kb scan` again, then resolve.")
         found.append((directory, json.loads((directory / SHARD_DONE).read_text(encoding="utf-8"))))
     if not found:
@@ -105,6 +147,9 @@ def shard_markers(out: Path) -> list[tuple[Path, dict]]:
                 raise KindlingError(f"{name} was scanned by two shards ({owner[name]} and {directory.name}).",
                                     code="overlapping_shards", hint="Give every dump file to exactly one shard.")
             owner[name] = directory.name
+    empty = [directory.name for directory, marker in found if "counts" in marker and not any(marker["counts"].values())]
+    if empty:
+        log.warning("kb resolve: %s hold(s) no pages; it contributes nothing to the KB", ", ".join(empty))
     return found
 
 
@@ -126,36 +171,40 @@ def resolve_shards(out: Path, budget: int) -> dict:
     if not sum(json.loads((p / "piece.json").read_text())["counts"]["pages"] for p in piece_dirs):
         raise KindlingError(f"The shards in {out / 'scan'} hold no articles.", code="empty_dump",
                             hint="Give a pages-articles dump.")
-    shutil.rmtree(out / "resolved", ignore_errors=True)
-    summary = resolve(piece_dirs, _settings(found[0][1]["settings"]), out / "resolved", budget)
-    (out / "resolved" / PIECES).write_text(json.dumps([p.relative_to(out).as_posix() for p in piece_dirs]) + "\n")
+    with _phase(out, out / "resolved"):
+        summary = resolve(piece_dirs, _settings(found[0][1]["settings"]), out / "resolved", budget)
+        (out / "resolved" / PIECES).write_text(json.dumps([p.relative_to(out).as_posix() for p in piece_dirs]) + "\n")
     return summary
 
 
 def _pieces(out: Path) -> list[str]:
     if not (out / "resolved" / PIECES).exists():
-        raise KindlingError(f"{out / 'resolved'} has no finished resolve.", code="unfinished_shard",
-                            hint="Run `kb resolve OUT` first.")
+        failed = _failure(out / "resolved")
+        raise KindlingError(f"{out / 'resolved'} has no finished resolve{' (it failed' + failed + ')' if failed else ''}.",
+                            code="unfinished_shard", hint="Run `kb resolve OUT` first.")
     return json.loads((out / "resolved" / PIECES).read_text())
 
 
 def count_part(out: Path, index: int, count: int, processes: int) -> None:
     mine = [name for number, name in enumerate(_pieces(out)) if number % count == index]
-    documents = document_frequencies(out / "resolved", [out / name for name in mine], processes)
     directory = out / "counts" / _name("part", index, count)
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    np.save(directory / "df.npy", documents)
-    (directory / PART_DONE).write_text(json.dumps({"pieces": mine}) + "\n", encoding="utf-8")
+    with _phase(out, directory):
+        documents = document_frequencies(out / "resolved", [out / name for name in mine], processes)
+        directory.mkdir(parents=True)
+        save_array(directory / "df.npy", documents)
+        (directory / PART_DONE).write_text(json.dumps({"pieces": mine}) + "\n", encoding="utf-8")
 
 
 def _documents(out: Path, names: list[str]) -> np.ndarray:
     """The count parts' sums, each resolved piece counted exactly once."""
-    total, seen = None, {}
+    total, seen, parts = None, {}, set()
     for directory in sorted((out / "counts").glob("part-*")):
         if not (directory / PART_DONE).exists():
-            raise KindlingError(f"Count part {directory.name} did not finish.", code="unfinished_shard",
+            failed = _failure(directory)
+            raise KindlingError(f"Count part {directory.name} ({directory}) "
+                                f"{'failed' + failed if failed else 'did not finish'}.", code="unfinished_shard",
                                 hint="Run that `kb count --part` again, then write.")
+        parts.add(directory.name)
         for name in json.loads((directory / PART_DONE).read_text())["pieces"]:
             if name in seen:
                 raise KindlingError(f"{name} was counted by {seen[name]} and {directory.name}.",
@@ -165,21 +214,24 @@ def _documents(out: Path, names: list[str]) -> np.ndarray:
         total = part if total is None else total + part
     missing = [name for name in names if name not in seen]
     if missing:
-        raise KindlingError(f"{len(missing)} resolved piece(s) were never counted ({missing[0]} first).",
-                            code="missing_shard", hint="Run `kb count --part I/N` for every I below N.")
-    return total
+        counts = {int(part.rsplit("-", 1)[1]) for part in parts}
+        absent = [_name("part", i, n) for n in counts for i in range(n) if _name("part", i, n) not in parts]
+        raise KindlingError(f"{len(missing)} resolved piece(s) were never counted ({missing[0]} first): count part(s) "
+                            f"{', '.join(absent) or 'with this N'} did not run in {out / 'counts'}.",
+                            code="missing_shard", hint="Run `kb count --part I/N` for every I below N, same N.")
+    return total if total is not None else np.zeros(0, dtype=np.int64)
 
 
 def write_model(out: Path, model: Path, params) -> dict:
     from train.entities import _manifest
 
+    names = _pieces(out)  # first: a missing resolve is named, not a missing file
     summary = json.loads((out / "resolved" / "resolve.json").read_text(encoding="utf-8"))
     settings = settings_of(params)
     if summary["settings"] != settings.to_json():
         raise KindlingError(f"The hyperparameters of `kb write` differ from the scan's "
                             f"({_differences(summary['settings'], settings.to_json())}).", code="shard_mismatch",
                             hint="Give `kb write` the hyperparameters the shards were scanned with.")
-    names = _pieces(out)
     documents = _documents(out, names)
     # staged inside MODEL, as a training job stages /opt/ml/model: MODEL may be another file system (a
     # Docker volume, a Processing output) than OUT, where a rename across would fail (EXDEV)

@@ -18,7 +18,7 @@ import numpy as np
 from container.entity_kb import META
 from train.kb_build.resolve import COUNT_COLUMNS, INLINK_COLUMNS
 from train.kb_build.strings import lookup
-from train.sorted_runs import Batch, load_batch, merge
+from train.sorted_runs import Batch, load_batch, merge, save_array
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ def write(resolved: Path, documents: np.ndarray, piece_dirs: list[Path], kb_dir:
         "entity_title": title, "inlink_offsets": inlink_offsets, "inlink_source": inlink_source,
     }
     kb_dir.mkdir(parents=True, exist_ok=True)
-    for name, array in arrays.items():
-        np.save(kb_dir / f"{name}.npy", array)
+    for name, array in arrays.items():  # a full disk is an OSError with its errno (the bundle names the folder)
+        save_array(kb_dir / f"{name}.npy", array)
     meta = {"anchors": len(out["text"]), "entities": summary["entities"], "candidates": len(arrays["candidate_entity"]),
             "inlinks": len(inlink_source), "pages": summary["articles"],
             "max_anchor_tokens": max((t.count(b" ") + 1 for t in out["text"]), default=1), "vectors": False}
