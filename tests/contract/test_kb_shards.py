@@ -182,7 +182,7 @@ def test_counts_must_cover_every_piece_once_and_an_empty_shard_is_fine(tmp_path,
     out, model = tmp_path / "out", tmp_path / "model"
     inputs = shard_inputs(tmp_path, parts, [[0, 1, 2], []])
     scan_all(inputs, out)
-    for phase in (["count", str(out)], ["write", str(out), str(model)]):  # before resolve: named, no traceback
+    for phase in (["count", str(out), "--part", "0/1"], ["write", str(out), str(model)]):  # before resolve: named, no traceback
         assert main(phase) == 1
         error = refused(getattr(shards, {"count": "count_part", "write": "write_model"}[phase[0]]), out,
                         *((0, 1, 1) if phase[0] == "count" else (model, shards._params({}))))
@@ -256,7 +256,7 @@ def test_a_full_disk_while_spilling_fails_the_kb_command_with_the_folder_named_a
     assert [p.name for p in (out / "resolved").iterdir()] == ["failed.txt"]
     error = refused(shards.count_part, out, 0, 1, 1)
     assert "has no finished resolve (it failed: Cannot write" in error.message
-    assert main(["resolve", str(out)]) == 0 and main(["count", str(out)]) == 0
+    assert main(["resolve", str(out)]) == 0 and main(["count", str(out), "--part", "0/1"]) == 0
     with monkeypatch.context() as patch:  # a full MODEL: the bundle's own error, and MODEL keeps nothing
         full_disk(patch, "candidate_entity", module=write_module)
         assert main(["write", str(out), str(tmp_path / "model")]) == 1
