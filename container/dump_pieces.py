@@ -31,6 +31,7 @@ import io
 import logging
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -126,19 +127,23 @@ def _cut(path: Path, cuts: list[int | None], header: bytes) -> list[Piece]:
 
 def _next_page(handle: IO[bytes], offset: int, size: int) -> int | None:
     """The offset of the first `<page` tag at or after offset, None when there is none."""
-    carry = b""
-    position = offset
-    handle.seek(offset)
-    while position < size:
-        block = handle.read(_BLOCK)
+    return next(_matches(handle, _PAGE, len(b"<page>"), offset, size), None)
+
+
+def _matches(handle: IO[bytes], pattern: re.Pattern, width: int, low: int, high: int) -> Iterator[int]:
+    """Where `pattern` (`width` bytes long) starts in file[low:high], read a block at a time: a match across two
+    blocks is found, none twice. The caller may move the handle between matches."""
+    position, carry = low, b""
+    while position < high:
+        handle.seek(position)
+        block = handle.read(min(_BLOCK, high - position))
         if not block:
-            break
-        found = _PAGE.search(carry + block)
-        if found:
-            return position - len(carry) + found.start()
-        carry = block[-5:]
+            return
+        data, base = carry + block, position - len(carry)
         position += len(block)
-    return None
+        for match in pattern.finditer(data):
+            yield base + match.start()
+        carry = data[-(width - 1):]
 
 
 # --- multistream .bz2 ------------------------------------------------------------------------------
@@ -214,20 +219,10 @@ def _bz2_header(handle: IO[bytes]) -> tuple[bytes, int | None] | None:
 def next_page_stream(handle: IO[bytes], low: int, high: int) -> int | None:
     """The first stream start in [low, high): the offset when its text begins a page, None when the first true
     stream there begins with something else (so a file of arbitrary streams costs one check per cut)."""
-    position, carry = low, b""
-    handle.seek(low)
-    while position < high:
-        block = handle.read(min(_BLOCK, high - position))
-        if not block:
-            return None
-        data, base = carry + block, position - len(carry)
-        position += len(block)
-        for match in _STREAM.finditer(data):
-            kind = stream_at(handle, base + match.start())
-            if kind is not None:
-                return base + match.start() if kind == PAGE_STREAM else None
-        handle.seek(position)
-        carry = data[-(_STREAM_LENGTH - 1):]
+    for offset in _matches(handle, _STREAM, _STREAM_LENGTH, low, high):
+        kind = stream_at(handle, offset)
+        if kind is not None:
+            return offset if kind == PAGE_STREAM else None
     return None
 
 
