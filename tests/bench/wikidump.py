@@ -8,6 +8,10 @@ alternative, renaming the visible text too, was not chosen). Links nested in ano
 a File caption) are renamed like any other; a file or category link is left alone.
 
     python -m tests.bench.wikidump 8 /tmp/enwiki-8x.xml
+    python -m tests.bench.wikidump 32 /tmp/enwiki-32x-multistream.xml.bz2 --multistream   # + its -index.txt.bz2
+
+`--multistream` writes it the way Wikimedia publishes `...-pages-articles-multistream.xml.bz2`: the header,
+each 100 pages and the footer as bz2 streams of their own, with the index next to it (tests/multistream.py).
 """
 
 from __future__ import annotations
@@ -95,5 +99,20 @@ def repeat_sample(factor: int, out: Path) -> Path:
     return out
 
 
+def multistream_sample(factor: int, out: Path) -> Path:
+    """repeat_sample as a multistream .xml.bz2 with its index; returns `out`."""
+    from container.dump_pieces import index_of
+    from tests.multistream import write_multistream
+
+    out = Path(out)
+    plain = repeat_sample(factor, out.with_name(out.name + ".tmp.xml"))
+    try:
+        write_multistream(plain.read_bytes(), out, 100, index_of(out))
+    finally:
+        plain.unlink()
+    return out
+
+
 if __name__ == "__main__":
-    print(repeat_sample(int(sys.argv[1]), Path(sys.argv[2])))
+    make = multistream_sample if "--multistream" in sys.argv[3:] else repeat_sample
+    print(make(int(sys.argv[1]), Path(sys.argv[2])))
