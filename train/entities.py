@@ -34,6 +34,7 @@ from container import hyperparameters as hp
 from container import wikipedia
 from container.bundle import describe_files, write_manifest
 from container.compressed import open_binary
+from container.dump_pieces import indexes
 from container.entity_kb import KB_DIR, META, VECTORS, Statistics, entity_titles, write_compact
 from container.errors import KindlingError
 from container.logs import metric
@@ -175,7 +176,7 @@ def train(env: TrainingEnvironment, stage: Path) -> dict:
 def _build(env: TrainingEnvironment, params: EntityParams, tokenizer: Tokenizer, files: list[Path], stage: Path):
     """Statistics, vectors, evaluation and the written KB arrays; returns (metrics, KB counts)."""
     dumps = [path for path in files if _is_dump(path)]
-    tables = [path for path in files if path not in dumps]
+    tables = [path for path in files if path not in dumps and path not in indexes(files)]  # a dump's -index.txt.bz2
     if dumps and tables:
         raise KindlingError("The 'train' channel mixes Wikipedia dumps and alias tables.", code="bad_hyperparameters",
                             hint="Build one KB from dumps or one from alias tables.")

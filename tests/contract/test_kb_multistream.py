@@ -64,9 +64,11 @@ def test_the_kb_from_a_multistream_dump_in_two_processes_is_the_plain_dumps_in_o
 
 
 def test_the_job_reads_a_multistream_dump_in_pieces_and_writes_the_recorded_kb(tmp_path, caplog):
+    """As Wikimedia publishes it: the index beside the dump in the channel (not an alias table)."""
     caplog.set_level("INFO")
     root = make_tree(tmp_path / "ml", {**QUIET, "processes": "2"}, {"train": {}})
-    write_multistream(sample_xml(), root / "input" / "data" / "train" / NAME, 10)
+    channel = root / "input" / "data" / "train"
+    write_multistream(sample_xml(), channel / NAME, 10, channel / INDEX)
     assert run(Paths(base=root, input=root / "input")) == 0, (root / "output" / "failure").read_text()
     record = json.loads(RECORD.read_text())["sample"]
     model = root / "model"
