@@ -84,7 +84,7 @@ def test_a_full_disk_fails_kb_scan_and_the_training_job_by_name_with_nothing_lef
     files = dump_parts(tmp_path)
     tiny = ["--tmpfs", "/small:rw,size=2m,mode=1777"]
     # OUT on the tmpfs; a shell then lists what the failed scan left there (the tmpfs goes with the container)
-    command = (f"python -m container kb scan /in /small/out --processes 1 --hyperparameters "
+    command = (f"python -m container kb scan /in /small/out --shard 0/1 --processes 1 --hyperparameters "
                f"'{json.dumps(HYPERPARAMETERS)}'; echo exit=$?; find /small/out -type f")
     scanned = run_image("-c", command, volumes={tmp_path / "in": "/in"}, extra=[*tiny, "--entrypoint", "sh"],
                         timeout=120)
