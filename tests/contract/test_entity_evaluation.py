@@ -30,7 +30,7 @@ CASES = {
     "sample_drop_missing": ("sample", {"eval_max_pages": "40", "folds": "2", "drop_missing_targets": "true"}),
     "handmade": ("handmade", {"eval_max_pages": "10", "folds": "2"}),
 }
-SLOW = {"sample"}  # a whole cross-validation of the sample: ~30 s
+SLOW = {"sample", "sample_50_pages"}  # cross-validations of the sample: ~30 s and ~10 s (make test and CI run them)
 
 
 def evaluate(directory: Path, dump: str, extra: dict) -> dict:
